@@ -1,0 +1,34 @@
+/** What a transport tells the bus about its subscription. */
+export interface TransportHandlers {
+  /** A message arrived on the channel. */
+  message(payload: string): void;
+  /** The subscription is (again) in place: messages published from now on will arrive. */
+  up(): void;
+  /** The subscription is lost: messages may be missed until the next `up()`. */
+  down(reason: Error): void;
+  /** A transport error worth reporting that needs no state change (a failed reconnect attempt). */
+  error(error: Error): void;
+}
+
+/** One subscription to one channel, with the means to publish on it. */
+export interface TransportConnection {
+  /** Publishes `payload` on the channel. Rejects when it cannot be sent now; must not queue for later. */
+  publish(payload: string): Promise<void>;
+  /** Ends the subscription and closes what the transport opened for it. Idempotent. */
+  close(): Promise<void>;
+}
+
+/**
+ * A pub/sub medium for the bus. The bus owns sequencing, batching, liveness and recovery; a transport
+ * only moves strings. Ship your own by implementing this interface.
+ */
+export interface BusTransport {
+  /**
+   * True when a message published on a connection is delivered back to that connection's own
+   * subscription (Redis does this). The bus then proves the round trip with heartbeats; otherwise it
+   * trusts `up()`/`down()` alone.
+   */
+  readonly echoesOwnMessages: boolean;
+  /** Subscribes to `channel`. Calls `handlers.up()` once the subscription is in place, and again after every recovery. */
+  open(channel: string, handlers: TransportHandlers): TransportConnection;
+}

@@ -1,0 +1,77 @@
+/** Which tier served a hit. */
+export type Tier = 'memory' | 'store';
+
+/** Payload of the 'hit' event. */
+export interface HitEvent {
+  key: string;
+  tier: Tier;
+}
+
+/** Payload of the 'miss', 'set' and 'delete' events. */
+export interface KeyEvent {
+  key: string;
+}
+
+/** Payload of the 'invalidate' event: a message from another instance was applied. */
+export interface InvalidateEvent {
+  /** The keys dropped from memory, or `'*'` for everything. */
+  keys: readonly string[] | '*';
+  /** Instance id of the sender. */
+  origin: string;
+}
+
+/** Payload of the 'bus:down' event. */
+export interface BusDownEvent {
+  /** Why the bus is considered down. */
+  reason: Error | undefined;
+}
+
+/** Events of {@link SyncedCache}, as `EventEmitter` argument tuples. */
+export interface SyncedCacheEvents {
+  hit: [HitEvent];
+  miss: [KeyEvent];
+  set: [KeyEvent];
+  delete: [KeyEvent];
+  clear: [];
+  invalidate: [InvalidateEvent];
+  error: [Error];
+  'bus:up': [];
+  'bus:down': [BusDownEvent];
+}
+
+/** The bus as `stats()` reports it: `'off'` when the cache runs without a bus (or is closed). */
+export type BusState = 'up' | 'down' | 'off';
+
+/** Counters since the cache was created. */
+export interface SyncedCacheStats {
+  hits: { memory: number; store: number };
+  misses: number;
+  sets: number;
+  deletes: number;
+  /**
+   * Keys sent to and received from other instances (an "everything" counts as one),
+   * and bus messages ignored as malformed, foreign or oversized.
+   */
+  invalidations: { sent: number; received: number; ignored: number };
+  /** Times the whole memory tier was dropped, by cause. */
+  flushes: { reconnect: number; gap: number; clear: number };
+  bus: BusState;
+  /** Entries in the memory tier now. */
+  memorySize: number;
+  /** Keys waiting to be published when the bus comes back. */
+  pendingInvalidations: number;
+}
+
+/** Per-call options of `set`, `setMany` entries and `getOrSet`. */
+export interface SetOptions {
+  /** Time-to-live in milliseconds for both tiers; `0`: no expiry. Defaults to the cache's `ttl`. */
+  ttl?: number;
+}
+
+/** One entry of `setMany`. */
+export interface SetManyEntry<V> {
+  key: string;
+  value: V;
+  /** As {@link SetOptions.ttl}. */
+  ttl?: number;
+}
