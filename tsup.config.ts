@@ -1,11 +1,31 @@
 import { defineConfig } from 'tsup';
 
-export default defineConfig({
-  entry: { index: 'src/index.ts' },
-  format: ['esm', 'cjs'],
-  dts: true,
-  sourcemap: true,
-  clean: true,
-  target: 'node20',
-  splitting: false,
-});
+export default defineConfig([
+  {
+    // The library: the core and each optional integration as its own subpath export.
+    entry: {
+      index: 'src/index.ts',
+      express: 'src/express.ts',
+      session: 'src/session.ts',
+      prometheus: 'src/prometheus.ts',
+    },
+    format: ['esm', 'cjs'],
+    dts: true,
+    sourcemap: true,
+    clean: true,
+    target: 'node20',
+    splitting: false,
+    // Integrations import the core through its public entry, so the core is not bundled twice.
+    external: ['synced-cache'],
+  },
+  {
+    // The command-line tool: ESM only, with a shebang.
+    entry: { cli: 'src/cli.ts' },
+    format: ['esm'],
+    sourcemap: true,
+    target: 'node20',
+    splitting: false,
+    external: ['synced-cache'],
+    banner: { js: '#!/usr/bin/env node' },
+  },
+]);

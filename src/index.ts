@@ -4,6 +4,7 @@ export { RedisTransport } from './bus/redis-transport.js';
 export { systemClock } from './clock.js';
 export { BusError, CacheClosedError, ErrorCodes, InvalidMessageError, StoreError, SyncedCacheError } from './errors.js';
 export { DEFAULTS } from './options.js';
+export { SyncedKeyvStore } from './keyv-store.js';
 export { SyncedCache } from './synced-cache.js';
 
 export type { BusStatus } from './bus/bus.js';

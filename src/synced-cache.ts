@@ -3,6 +3,7 @@ import { Bus, type BusStatus } from './bus/bus.js';
 import { RedisTransport } from './bus/redis-transport.js';
 import { CacheClosedError } from './errors.js';
 import { Fences } from './fences.js';
+import { SyncedKeyvStore } from './keyv-store.js';
 import { MemoryTier } from './memory-tier.js';
 import { checkTtl, resolveOptions, type SyncedCacheOptions } from './options.js';
 import { StoreTier } from './store-tier.js';
@@ -370,6 +371,14 @@ export class SyncedCache<V = unknown> extends EventEmitter<SyncedCacheEvents> {
     if (value === undefined) return undefined;
     await this.set(key, value, options);
     return value;
+  }
+
+  /**
+   * A Keyv store adapter over this cache: `new Keyv({ store: cache.keyvStore() })` reads through the synced
+   * memory tier. Give the adapter a cache of its own: it stores Keyv's serialized strings as values.
+   */
+  keyvStore(): SyncedKeyvStore {
+    return new SyncedKeyvStore(this as SyncedCache<unknown>);
   }
 
   /** Counters since creation, and the bus state. */

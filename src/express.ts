@@ -1,0 +1,2 @@
+// Placeholder until the integration lands (issue 4).
+export {};
