@@ -390,6 +390,7 @@ export class SyncedCache<V = unknown> extends EventEmitter<SyncedCacheEvents> {
       sets: this.#sets,
       deletes: this.#deletes,
       invalidations: { sent: bus?.sent ?? 0, received: bus?.received ?? 0, ignored: bus?.ignored ?? 0 },
+      lag: bus?.lag() ?? { count: 0, p50: 0, p99: 0, max: 0 },
       flushes: { ...this.#flushes },
       bus: this.#busState(),
       memorySize: this.#memory.size,

@@ -53,6 +53,11 @@ export interface SyncedCacheStats {
    * and bus messages ignored as malformed, foreign or oversized.
    */
   invalidations: { sent: number; received: number; ignored: number };
+  /**
+   * Propagation lag of invalidations received from other instances, in milliseconds: from the sender's
+   * `Date.now()` at sending to applied here (so it includes clock skew between hosts).
+   */
+  lag: { count: number; p50: number; p99: number; max: number };
   /** Times the whole memory tier was dropped, by cause. */
   flushes: { reconnect: number; gap: number; clear: number };
   bus: BusState;

@@ -42,6 +42,21 @@ interface Sender {
   seenAt: number;
 }
 
+// How many recent lag samples the percentiles are computed over.
+const LAG_WINDOW = 1024;
+
+/** Propagation lag of received invalidations, in milliseconds. */
+export interface LagStats {
+  /** Invalidation messages measured since the start. */
+  count: number;
+  /** Median over the last 1,024 messages. */
+  p50: number;
+  /** 99th percentile over the last 1,024 messages. */
+  p99: number;
+  /** Largest since the start. */
+  max: number;
+}
+
 // A sender silent for this many heartbeat intervals is gone (or was restarted under a new id).
 const SENDER_EXPIRY_INTERVALS = 30;
 
@@ -87,6 +102,11 @@ export class Bus {
   readonly #pending = new Set<string>();
   #pendingAll = false;
 
+  /** Propagation lag of the last received invalidations (sender's clock at sending to applied here), ms. */
+  readonly #lags = new Float64Array(LAG_WINDOW);
+  #lagCount = 0;
+  #lagMax = 0;
+
   /** Keys published, received and messages ignored, for stats. A `'*'` counts as one key. */
   sent = 0;
   received = 0;
@@ -106,6 +126,15 @@ export class Bus {
       this.#timer = setInterval(() => this.#beat(), options.heartbeat.interval);
       this.#timer.unref();
     }
+  }
+
+  /** Percentiles of the recent propagation lag. */
+  lag(): LagStats {
+    const n = Math.min(this.#lagCount, LAG_WINDOW);
+    if (n === 0) return { count: 0, p50: 0, p99: 0, max: 0 };
+    const sorted = this.#lags.slice(0, n).sort();
+    const at = (q: number) => sorted[Math.min(n - 1, Math.floor(q * n))] as number;
+    return { count: this.#lagCount, p50: at(0.5), p99: at(0.99), max: this.#lagMax };
   }
 
   get status(): BusStatus {
@@ -292,6 +321,12 @@ export class Bus {
     if (message.type === MessageType.Invalidate) {
       this.received += message.keys === '*' ? 1 : message.keys.length;
       this.#handlers.invalidate(message.keys, message.origin, message.sentAt);
+      if (message.sentAt > 0) {
+        // Wall clocks of two hosts can disagree; a negative lag says so and is kept at 0.
+        const lag = Math.max(0, Date.now() - message.sentAt);
+        this.#lags[this.#lagCount++ % LAG_WINDOW] = lag;
+        if (lag > this.#lagMax) this.#lagMax = lag;
+      }
     }
   }
 
