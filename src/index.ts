@@ -1,5 +1,5 @@
 export { BroadcastChannelTransport } from './bus/broadcast-transport.js';
-export { MessageType, PROTOCOL_VERSION } from './bus/messages.js';
+export { channelFor, decodeMessage, encodeMessage, MessageType, PROTOCOL_VERSION } from './bus/messages.js';
 export { RedisTransport } from './bus/redis-transport.js';
 export { systemClock } from './clock.js';
 export { BusError, CacheClosedError, ErrorCodes, InvalidMessageError, StoreError, SyncedCacheError } from './errors.js';

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { BusError, InvalidMessageError } from '../errors.js';
-import { type BusMessage, byteLength, decodeMessage, encodeMessage, MessageType } from './messages.js';
+import { type BusMessage, byteLength, channelFor, decodeMessage, encodeMessage, MessageType } from './messages.js';
 import type { BusTransport, TransportConnection } from './transport.js';
 
 /** Where the bus stands. Changed only through `#setStatus`. */
@@ -116,7 +116,7 @@ export class Bus {
     this.#options = options;
     this.#handlers = handlers;
     this.#echo = transport.echoesOwnMessages;
-    this.#connection = transport.open(`synced-cache:${options.namespace}`, {
+    this.#connection = transport.open(channelFor(options.namespace), {
       message: (payload) => this.#receive(payload),
       up: () => this.#transportChanged(true, undefined),
       down: (reason) => this.#transportChanged(false, reason),

@@ -33,6 +33,11 @@ export interface HeartbeatMessage {
 
 export type BusMessage = InvalidateMessage | HeartbeatMessage;
 
+/** The pub/sub channel of a namespace. */
+export function channelFor(namespace: string): string {
+  return `synced-cache:${namespace}`;
+}
+
 /** Encodes a message for `namespace`. */
 export function encodeMessage(namespace: string, message: BusMessage): string {
   if (message.type === MessageType.Invalidate) {
