@@ -186,7 +186,11 @@ async function createLayered(redisUrl, namespace, memoryMax, loaderFn) {
       await redis.ping();
     },
     stats: () => undefined,
-    close: () => loader.close(),
+    async close() {
+      await loader.close();
+      // RedisCache never closes the client it was given
+      redis.disconnect();
+    },
   };
 }
 
@@ -223,8 +227,13 @@ async function createHandRolled(redisUrl, namespace, memoryMax) {
       let p = inflight.get(k);
       if (!p) {
         p = (async () => {
-          const v = (await keyv.get(k)) ?? (await loader(k));
-          lru.set(k, v);
+          const stored = await keyv.get(k);
+          if (stored !== undefined) {
+            lru.set(k, stored);
+            return stored;
+          }
+          const v = await loader(k);
+          await this.set(k, v);
           return v;
         })().finally(() => inflight.delete(k));
         inflight.set(k, p);

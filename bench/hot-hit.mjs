@@ -1,0 +1,124 @@
+// Scenario 1: hot memory hit. 10,000 warm keys, `await cache.get(k)` in a loop.
+// Baselines in the same run: raw lru-cache get (synchronous, and awaited: the floor for an
+// async API). Every system runs in a fresh process of its own, in the same order each run.
+import { fileURLToPath } from 'node:url';
+import { Bench } from 'tinybench';
+import { LRUCache } from 'lru-cache';
+import { inChild } from './lib/procs.mjs';
+import { median } from './lib/stats.mjs';
+import { createSystem, oursAvailable, SYSTEMS } from './lib/systems.mjs';
+import { forEachConcurrent } from './lib/load.mjs';
+import { keyOf, makeValue } from './lib/values.mjs';
+
+const SELF = fileURLToPath(import.meta.url);
+const KEYS = 10_000;
+const BATCH = 1_000;
+
+export const name = 'hot-hit';
+export const title = 'Hot memory hit';
+
+const BASELINES = {
+  'lru-sync': 'raw lru-cache get (sync)',
+  'lru-await': 'raw lru-cache get (awaited) = floor',
+};
+
+export function systemsFor(ctx) {
+  const list = ['lru-sync', 'lru-await'];
+  if (ctx.ours) list.push('synced-cache');
+  list.push('layered-loader', 'bentocache', 'bentocache-noser', 'cacheable', 'cacheable-noclone');
+  return list;
+}
+
+/** Child side: one system, one tinybench run of batched gets. */
+export async function measure(id, { redisUrl, namespace, timeMs }) {
+  const keys = Array.from({ length: KEYS }, (_, i) => keyOf(i));
+  let get;
+  let close = async () => {};
+  let mode = 'async';
+  if (id === 'lru-sync' || id === 'lru-await') {
+    const lru = new LRUCache({ max: 200_000 });
+    for (let i = 0; i < KEYS; i++) lru.set(keys[i], makeValue(i));
+    get = (k) => lru.get(k);
+    if (id === 'lru-sync') mode = 'sync';
+  } else {
+    const sys = await createSystem(id, { redisUrl, namespace });
+    await sys.ready();
+    await forEachConcurrent(KEYS, 64, (i) => sys.set(keys[i], makeValue(i)));
+    for (let i = 0; i < KEYS; i++) await sys.get(keys[i]);
+    get = sys.get;
+    close = () => sys.close();
+  }
+  // every hit must return the value, or the loop would be measuring misses
+  for (let i = 0; i < KEYS; i += 997) {
+    const v = await get(keys[i]);
+    if (v?.id !== i) throw new Error(`${id}: warm key ${keys[i]} returned ${JSON.stringify(v)}`);
+  }
+  let j = 0;
+  const bench = new Bench({ time: timeMs, warmupTime: Math.min(200, timeMs / 2) });
+  if (mode === 'sync') {
+    bench.add(id, () => {
+      for (let n = 0; n < BATCH; n++) {
+        get(keys[j]);
+        j = j === KEYS - 1 ? 0 : j + 1;
+      }
+    });
+  } else {
+    bench.add(id, async () => {
+      for (let n = 0; n < BATCH; n++) {
+        await get(keys[j]);
+        j = j === KEYS - 1 ? 0 : j + 1;
+      }
+    });
+  }
+  await bench.run();
+  const r = bench.tasks[0].result;
+  if (r.state !== 'completed') throw new Error(`${id}: tinybench state ${r.state} ${r.error ?? ''}`);
+  await close();
+  // period: mean wall time per batch (ms), GC pauses included
+  return { opsPerSec: (BATCH * 1000) / r.period, nsPerOp: (r.period * 1e6) / BATCH };
+}
+
+export async function run(ctx) {
+  const ids = systemsFor(ctx);
+  const perRun = [];
+  for (let run = 0; run < ctx.runs; run++) {
+    const res = {};
+    for (const id of ids) {
+      ctx.log(`  run ${run + 1}/${ctx.runs}: ${id}`);
+      res[id] = await inChild(SELF, 'measure', [
+        id,
+        { redisUrl: ctx.redisUrl, namespace: `hot-${id}-${run}`, timeMs: ctx.quick ? 250 : 700 },
+      ]);
+    }
+    perRun.push(res);
+  }
+  const rows = ids.map((id) => {
+    const ops = perRun.map((r) => r[id].opsPerSec);
+    const ratio = perRun.map((r) => r[id].opsPerSec / r['lru-await'].opsPerSec);
+    return {
+      id,
+      system: BASELINES[id] ?? SYSTEMS[id].label,
+      ours: SYSTEMS[id]?.ours ?? false,
+      baseline: id in BASELINES,
+      opsPerSec: median(ops),
+      nsPerOp: median(perRun.map((r) => r[id].nsPerOp)),
+      ratioToAwaitedLru: median(ratio),
+      runs: ops,
+    };
+  });
+  return {
+    name,
+    title,
+    description:
+      `${KEYS.toLocaleString('en-US')} warm keys (values ~200 B JSON objects), \`await get(k)\` over them in order, ` +
+      `batches of ${BATCH} gets timed by tinybench (${ctx.quick ? 250 : 700} ms per system per run); ` +
+      'ops/s from the mean batch time, GC included. Ratio: to the awaited raw lru-cache get of the same run, median of the runs.',
+    columns: [
+      { key: 'system', label: 'system' },
+      { key: 'opsPerSec', label: 'ops/s', fmt: 'ops' },
+      { key: 'nsPerOp', label: 'ns/op', fmt: 'int' },
+      { key: 'ratioToAwaitedLru', label: 'x awaited lru get', fmt: 'ratio' },
+    ],
+    rows,
+  };
+}

@@ -1,0 +1,190 @@
+// Entry point of `npm run bench` (after the build):
+//   node bench/run.mjs [--quick] [--runs N] [--out DIR] [scenario ...]
+// Starts a private redis-server on a free loopback port, runs the scenarios (all by default,
+// or those whose names contain one of the filters), and writes results.json, RESULTS.md and
+// propagation.svg. A full run writes them next to this file; a --quick or filtered run writes
+// them to bench/.tmp/ unless --out says otherwise, so a partial run never replaces the
+// committed results.
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Redis } from 'ioredis';
+import { hasRedisServer, startRedisServer } from '../scripts/redis-server.mjs';
+import { stopAllWorkers } from './lib/procs.mjs';
+import { renderMarkdown } from './lib/report.mjs';
+import { oursAvailable } from './lib/systems.mjs';
+import { evaluateTargets } from './lib/targets.mjs';
+import { CONFIGURATION } from './lib/configuration.mjs';
+
+const BENCH = dirname(fileURLToPath(import.meta.url));
+const ROOT = join(BENCH, '..');
+
+export const SCENARIOS = [
+  'hot-hit',
+  'store-hit',
+  'writes',
+  'propagation',
+  'write-storm',
+  'stale-after-mixed-load',
+  'stampede',
+  'memory-per-entry',
+  'express',
+];
+
+const PACKAGES = [
+  'bentocache',
+  'cacheable',
+  '@cacheable/memory',
+  'qified',
+  '@qified/redis',
+  'layered-loader',
+  'keyv',
+  '@keyv/redis',
+  'ioredis',
+  'redis',
+  'lru-cache',
+  'tinybench',
+  'autocannon',
+  'express',
+];
+
+function parseArgs(argv) {
+  const opts = { quick: false, runs: undefined, out: undefined, filters: [] };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--quick') opts.quick = true;
+    else if (a === '--runs') opts.runs = Number(argv[++i]);
+    else if (a === '--out') opts.out = argv[++i];
+    else if (a === '--help' || a === '-h') {
+      console.log('usage: node bench/run.mjs [--quick] [--runs N] [--out DIR] [scenario ...]');
+      console.log(`scenarios: ${SCENARIOS.join(', ')}`);
+      process.exit(0);
+    } else if (a.startsWith('--')) throw new Error(`unknown option ${a}`);
+    else opts.filters.push(a);
+  }
+  if (opts.runs !== undefined && !(Number.isInteger(opts.runs) && opts.runs > 0)) {
+    throw new Error('--runs takes a positive integer');
+  }
+  return opts;
+}
+
+function versionOf(pkg) {
+  try {
+    return JSON.parse(readFileSync(join(ROOT, 'node_modules', pkg, 'package.json'), 'utf8')).version;
+  } catch {
+    return 'not installed';
+  }
+}
+
+function ourVersion() {
+  const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
+  let commit = '';
+  try {
+    commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
+  } catch {
+    // not a git checkout
+  }
+  return `${pkg.version}${commit ? ` (commit ${commit})` : ''}`;
+}
+
+async function main() {
+  const opts = parseArgs(process.argv.slice(2));
+  const selected = opts.filters.length
+    ? SCENARIOS.filter((s) => opts.filters.some((f) => s.includes(f)))
+    : SCENARIOS;
+  if (selected.length === 0) throw new Error(`no scenario matches ${opts.filters.join(', ')}`);
+  if (!hasRedisServer()) throw new Error('redis-server is not on PATH: the suite starts its own (apt-get install redis-server)');
+  const partial = opts.quick || opts.filters.length > 0 || opts.runs !== undefined;
+  const outDir = opts.out ?? (partial ? join(BENCH, '.tmp') : BENCH);
+  mkdirSync(outDir, { recursive: true });
+
+  const ours = oursAvailable() && process.env.BENCH_SKIP_OURS !== '1';
+  if (!ours) console.log('dist/index.js not found: synced-cache is left out of this run (npm run build first)');
+
+  const started = Date.now();
+  const server = await startRedisServer();
+  const admin = new Redis(server.url);
+  let stopping = false;
+  const cleanup = async () => {
+    if (stopping) return;
+    stopping = true;
+    await stopAllWorkers();
+    admin.disconnect();
+    await server.stop();
+  };
+  process.once('SIGINT', () => {
+    console.log('\ninterrupted: stopping workers and redis-server');
+    cleanup().finally(() => process.exit(130));
+  });
+
+  const info = await admin.info('server');
+  const redisVersion = /redis_version:(\S+)/.exec(info)?.[1] ?? 'unknown';
+  const ctx = {
+    redisUrl: server.url,
+    runs: opts.runs ?? 3,
+    quick: opts.quick,
+    ours,
+    outDir,
+    log: (msg) => console.log(msg),
+    flush: () => admin.flushall(),
+  };
+
+  const scenarios = [];
+  try {
+    for (const s of selected) {
+      const t0 = Date.now();
+      console.log(`\n== ${s}`);
+      await ctx.flush();
+      const mod = await import(`./${s}.mjs`);
+      const result = await mod.run(ctx);
+      result.seconds = (Date.now() - t0) / 1000;
+      scenarios.push(result);
+      console.log(`== ${s} done in ${result.seconds.toFixed(1)} s`);
+    }
+  } finally {
+    await cleanup();
+  }
+
+  const cpu = os.cpus()[0];
+  const results = {
+    meta: {
+      date: new Date().toISOString(),
+      quick: opts.quick,
+      runs: ctx.runs,
+      durationSec: (Date.now() - started) / 1000,
+      machine: {
+        cpu: cpu?.model?.trim() ?? 'unknown',
+        cores: os.cpus().length,
+        memoryGb: Math.round(os.totalmem() / 1024 ** 3),
+        os: `${os.type()} ${os.release()} ${os.arch()}`,
+      },
+      node: process.version,
+      redis: redisVersion,
+      versions: { 'synced-cache': ours ? ourVersion() : 'not built', ...Object.fromEntries(PACKAGES.map((p) => [p, versionOf(p)])) },
+    },
+    scenarios,
+  };
+  results.targets = evaluateTargets(results);
+  results.configuration = CONFIGURATION;
+  const analysisFile = join(BENCH, 'analysis.md');
+  if (existsSync(analysisFile)) results.analysis = [readFileSync(analysisFile, 'utf8').trim()];
+
+  for (const s of scenarios) {
+    if (s.svg) {
+      writeFileSync(join(outDir, s.chart.file), s.svg);
+      s.svg = undefined;
+    }
+  }
+  writeFileSync(join(outDir, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
+  writeFileSync(join(outDir, 'RESULTS.md'), `${renderMarkdown(results)}\n`);
+  console.log(`\nwrote ${join(outDir, 'RESULTS.md')}, results.json${scenarios.some((s) => s.chart) ? ' and the chart' : ''} in ${results.meta.durationSec.toFixed(0)} s`);
+  for (const t of results.targets) console.log(`  ${t.verdict.padEnd(8)} ${t.target}: ${t.measured}`);
+}
+
+main().catch(async (err) => {
+  console.error(err);
+  await stopAllWorkers();
+  process.exitCode = 1;
+});
