@@ -1,0 +1,319 @@
+import Keyv from 'keyv';
+import { describe, expect, it, vi } from 'vitest';
+import { CacheClosedError, StoreError } from '../../src/index.js';
+import { ControlledStore } from '../helpers/controlled-store.js';
+import { makeCache } from '../helpers/factory.js';
+
+describe('reads and writes', () => {
+  it('serves a written value from memory, and a stored one from the store once', async () => {
+    const cache = makeCache<{ n: number }>();
+    await cache.set('a', { n: 1 });
+    expect(await cache.get('a')).toEqual({ n: 1 });
+    expect(cache.stats().hits).toEqual({ memory: 1, store: 0 });
+    await cache.keyv.set('b', { n: 2 });
+    expect(await cache.get('b')).toEqual({ n: 2 });
+    expect(await cache.get('b')).toEqual({ n: 2 });
+    expect(cache.stats().hits).toEqual({ memory: 2, store: 1 });
+    expect(await cache.get('missing')).toBeUndefined();
+    expect(cache.stats().misses).toBe(1);
+  });
+
+  it.each([0, '', false, null])('stores the falsy value %o, hits it in memory and round-trips it through the store', async (value) => {
+    const store = new Map();
+    const cache = makeCache({ store, namespace: 'falsy' });
+    await cache.set('k', value);
+    expect(await cache.get('k')).toBe(value);
+    expect(cache.stats().hits.memory).toBe(1);
+    expect(await cache.has('k')).toBe(true);
+    const fresh = makeCache({ store, namespace: 'falsy' });
+    expect(await fresh.get('k')).toBe(value);
+    expect(fresh.stats().hits.store).toBe(1);
+    expect(await fresh.get('k')).toBe(value);
+    expect(fresh.stats().hits.memory).toBe(1);
+  });
+
+  it('deletes, reports whether the key existed, and has() follows', async () => {
+    const cache = makeCache();
+    await cache.set('a', 1);
+    expect(await cache.delete('a')).toBe(true);
+    expect(await cache.get('a')).toBeUndefined();
+    expect(await cache.has('a')).toBe(false);
+    expect(await cache.delete('a')).toBe(false);
+  });
+
+  it('getMany aligns with keys and reads all misses in one store call; setMany and deleteMany', async () => {
+    const store = new ControlledStore();
+    const cache = makeCache<number>({ store });
+    await cache.setMany([
+      { key: 'a', value: 1 },
+      { key: 'b', value: 2 },
+    ]);
+    await cache.keyv.set('c', 3);
+    expect(await cache.getMany(['a', 'x', 'c', 'b'])).toEqual([1, undefined, 3, 2]);
+    expect(cache.stats().hits).toEqual({ memory: 2, store: 1 });
+    expect(await cache.getMany(['c'])).toEqual([3]);
+    expect(cache.stats().hits.memory).toBe(3);
+    expect(await cache.deleteMany(['a', 'b'])).toBe(true);
+    expect(await cache.getMany(['a', 'b', 'c'])).toEqual([undefined, undefined, 3]);
+  });
+
+  it('clear empties the namespace in both tiers', async () => {
+    const cache = makeCache();
+    await cache.set('a', 1);
+    await cache.clear();
+    expect(await cache.get('a')).toBeUndefined();
+    expect(await cache.keyv.get('a')).toBeUndefined();
+    expect(cache.stats().flushes.clear).toBe(1);
+  });
+});
+
+describe('keys', () => {
+  it.each([
+    [undefined, /get: key must be a string, got undefined/],
+    [42, /get: key must be a string, got number/],
+    [null, /get: key must be a string, got null/],
+    ['', /get: key must not be empty/],
+  ])('rejects %o with a TypeError', async (key, message) => {
+    const cache = makeCache();
+    await expect(cache.get(key as never)).rejects.toThrow(TypeError);
+    await expect(cache.get(key as never)).rejects.toThrow(message);
+    await expect(cache.set(key as never, 1)).rejects.toThrow(TypeError);
+    await expect(cache.delete(key as never)).rejects.toThrow(TypeError);
+    await expect(cache.getMany([key as never])).rejects.toThrow(TypeError);
+  });
+
+  it.each(['__proto__', 'constructor', 'hasOwnProperty', 'x'.repeat(10_240)])('treats %s as an ordinary key', async (key) => {
+    const store = new Map();
+    const cache = makeCache({ store, namespace: 'keys' });
+    await cache.set(key, { ok: key.length });
+    expect(await cache.get(key)).toEqual({ ok: key.length });
+    const fresh = makeCache({ store, namespace: 'keys' });
+    expect(await fresh.get(key)).toEqual({ ok: key.length });
+    expect(await fresh.get('other')).toBeUndefined();
+  });
+
+  it('agrees with Keyv that "namespace:key" and "key" are one store entry', async () => {
+    const cache = makeCache({ namespace: 'ns' });
+    await cache.set('a', 1);
+    await cache.set('ns:a', 2);
+    expect(await cache.get('a')).toBe(2);
+    expect(await cache.keyv.get('a')).toBe(2);
+  });
+});
+
+describe('bad values change nothing', () => {
+  const circular: Record<string, unknown> = {};
+  circular.self = circular;
+  it.each([
+    ['undefined', undefined, /cannot set key "k": undefined is not a value/],
+    ['a function', () => 1, /cannot set key "k": a function cannot be stored/],
+    ['a symbol', Symbol('s'), /cannot set key "k": a symbol cannot be stored/],
+    ['a BigInt', 10n, /cannot set key "k": a bigint cannot be stored/],
+    ['a nested BigInt', { n: 10n }, /cannot set key "k": the store cannot serialize the value \(Do not know how to serialize a BigInt\)/],
+    ['a circular object', circular, /cannot set key "k": the store cannot serialize the value \(it is circular or too deeply nested\)/],
+    ['NaN', Number.NaN, /cannot set key "k": NaN cannot be stored faithfully/],
+  ])('%s is rejected with a TypeError naming the key', async (_, value, message) => {
+    const store = new ControlledStore();
+    const cache = makeCache({ store });
+    await cache.set('k', 'before');
+    const writes = store.calls.set;
+    await expect(cache.set('k', value as never)).rejects.toThrow(TypeError);
+    await expect(cache.set('k', value as never)).rejects.toThrow(message);
+    expect(store.calls.set).toBe(writes);
+    expect(await cache.get('k')).toBe('before');
+    expect(cache.stats().hits.memory).toBe(1);
+    await expect(cache.setMany([{ key: 'z', value: 1 }, { key: 'k', value: value as never }])).rejects.toThrow(TypeError);
+    expect(await cache.keyv.get('z')).toBeUndefined();
+  });
+
+  it('rejects a bad per-call ttl, naming the key', async () => {
+    const cache = makeCache();
+    await expect(cache.set('k', 1, { ttl: -1 })).rejects.toThrow(RangeError);
+    await expect(cache.set('k', 1, { ttl: -1 })).rejects.toThrow(/invalid ttl for key "k": must be a finite number/);
+    expect(await cache.get('k')).toBeUndefined();
+  });
+});
+
+describe('Keyv interoperability', () => {
+  it('a value written by the cache is read by plain Keyv in the same namespace, and the reverse', async () => {
+    const store = new Map();
+    const cache = makeCache({ store, namespace: 'users' });
+    const plain = new Keyv({ store, namespace: 'users' });
+    await cache.set('u1', { name: 'Ada', when: '2026-01-01' });
+    expect(await plain.get('u1')).toEqual({ name: 'Ada', when: '2026-01-01' });
+    await plain.set('u2', { name: 'Grace' });
+    expect(await cache.get('u2')).toEqual({ name: 'Grace' });
+  });
+
+  it('takes the namespace, ttl and serializer of a Keyv instance it is given', async () => {
+    const serialize = vi.fn((data: unknown) => JSON.stringify(data));
+    const plain = new Keyv({ store: new Map(), namespace: 'sessions', ttl: 60_000, serialize, deserialize: (s: string) => JSON.parse(s) });
+    const cache = makeCache({ store: plain });
+    expect(cache.namespace).toBe('sessions');
+    await cache.set('s', { a: 1 });
+    expect(serialize).toHaveBeenCalled();
+    const raw = await plain.getRaw('s');
+    expect(raw?.value).toEqual({ a: 1 });
+    expect(raw?.expires).toBeGreaterThan(Date.now() + 50_000);
+    expect(plain.throwOnErrors).toBe(false);
+  });
+
+  it('keeps a memory copy equal to what the store gives back, not the caller\'s object', async () => {
+    const cache = makeCache<{ when: unknown; tags: string[] }>();
+    const value = { when: new Date(0), tags: ['a'] };
+    await cache.set('k', value);
+    value.tags.push('mutated after set');
+    expect(await cache.get('k')).toEqual({ when: '1970-01-01T00:00:00.000Z', tags: ['a'] });
+    expect(cache.stats().hits.memory).toBe(1);
+  });
+});
+
+describe('store failures surface', () => {
+  it('get rejects with a StoreError keeping the cause, even though Keyv 5 hides adapter errors by default', async () => {
+    const store = new ControlledStore();
+    const cause = new Error('connection reset');
+    const cache = makeCache({ store: new Keyv({ store }) });
+    store.fail('get', cause);
+    const error = await cache.get('k').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(StoreError);
+    expect(error).toMatchObject({ code: 'ERR_SYNCED_CACHE_STORE', operation: 'get', key: 'k', cause });
+    expect((error as Error).message).toBe('store get for key "k" failed: connection reset');
+  });
+
+  it('set rejects and leaves memory without the new value (and without the old one: the store state is unknown)', async () => {
+    const store = new ControlledStore();
+    const cache = makeCache({ store });
+    await cache.set('k', 'old');
+    store.fail('set');
+    await expect(cache.set('k', 'new')).rejects.toThrow(StoreError);
+    store.heal('set');
+    expect(cache.stats().memorySize).toBe(0);
+    expect(await cache.get('k')).toBe('old');
+    expect(cache.stats().hits.store).toBe(1);
+  });
+
+  it('serves a trusted memory hit while the store is failing', async () => {
+    const store = new ControlledStore();
+    const cache = makeCache({ store });
+    await cache.set('k', 'v');
+    store.fail('get');
+    expect(await cache.get('k')).toBe('v');
+    await expect(cache.get('other')).rejects.toThrow(StoreError);
+  });
+
+  it('delete, clear, has, getMany, setMany and getOrSet reject with StoreError too', async () => {
+    const store = new ControlledStore();
+    const cache = makeCache({ store });
+    store.fail('delete');
+    store.fail('clear');
+    store.fail('has');
+    store.fail('get');
+    store.fail('set');
+    await expect(cache.delete('k')).rejects.toThrow(StoreError);
+    await expect(cache.clear()).rejects.toThrow(StoreError);
+    await expect(cache.has('k')).rejects.toThrow(StoreError);
+    await expect(cache.getMany(['a', 'b'])).rejects.toThrow(StoreError);
+    await expect(cache.setMany([{ key: 'a', value: 1 }])).rejects.toThrow(StoreError);
+    await expect(cache.getOrSet('a', () => 1)).rejects.toThrow(StoreError);
+    store.heal('get');
+    await expect(cache.getOrSet('a', () => 1)).rejects.toThrow(StoreError);
+  });
+
+  it('reports a write the adapter says it did not apply', async () => {
+    const store = new ControlledStore();
+    store.set = async () => false;
+    const cache = makeCache({ store });
+    await expect(cache.set('k', 1)).rejects.toThrow(/store set for key "k" failed: the store adapter reported that the write was not applied/);
+    expect(cache.stats().memorySize).toBe(0);
+  });
+});
+
+describe('getOrSet', () => {
+  it('calls the loader once per key for concurrent callers, stores and returns the value', async () => {
+    const cache = makeCache<{ id: string }>();
+    let calls = 0;
+    let release!: () => void;
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    const loader = async (key: string) => {
+      calls++;
+      await gate;
+      return { id: key };
+    };
+    const all = Promise.all(Array.from({ length: 100 }, () => cache.getOrSet('u', loader)));
+    release();
+    const results = await all;
+    expect(calls).toBe(1);
+    expect(new Set(results.map((r) => r?.id))).toEqual(new Set(['u']));
+    expect(await cache.keyv.get('u')).toEqual({ id: 'u' });
+    expect(await cache.getOrSet('u', loader)).toEqual({ id: 'u' });
+    expect(calls).toBe(1);
+  });
+
+  it('shares a loader failure with every waiter and retries on the next call', async () => {
+    const cache = makeCache<number>();
+    let calls = 0;
+    const failing = async () => {
+      calls++;
+      throw new Error('db down');
+    };
+    const results = await Promise.allSettled([cache.getOrSet('k', failing), cache.getOrSet('k', failing)]);
+    expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected']);
+    expect(calls).toBe(1);
+    expect(await cache.getOrSet('k', () => 7)).toBe(7);
+  });
+
+  it('returns but does not store a loader result of undefined', async () => {
+    const cache = makeCache();
+    expect(await cache.getOrSet('k', () => undefined)).toBeUndefined();
+    expect(await cache.keyv.get('k')).toBeUndefined();
+    await expect(cache.getOrSet('k', 'nope' as never)).rejects.toThrow(/loader must be a function/);
+  });
+});
+
+describe('events and lifecycle', () => {
+  it('emits hit, miss, set, delete and clear with their payloads', async () => {
+    const cache = makeCache();
+    const seen: unknown[] = [];
+    cache.on('hit', (e) => seen.push(['hit', e]));
+    cache.on('miss', (e) => seen.push(['miss', e]));
+    cache.on('set', (e) => seen.push(['set', e]));
+    cache.on('delete', (e) => seen.push(['delete', e]));
+    cache.on('clear', () => seen.push(['clear']));
+    await cache.get('a');
+    await cache.set('a', 1);
+    await cache.get('a');
+    await cache.delete('a');
+    await cache.clear();
+    expect(seen).toEqual([
+      ['miss', { key: 'a' }],
+      ['set', { key: 'a' }],
+      ['hit', { key: 'a', tier: 'memory' }],
+      ['delete', { key: 'a' }],
+      ['clear'],
+    ]);
+  });
+
+  it('stops emitting once the last listener is removed', async () => {
+    const cache = makeCache();
+    const hits: unknown[] = [];
+    const listener = (e: unknown) => hits.push(e);
+    cache.on('hit', listener);
+    await cache.set('a', 1);
+    await cache.get('a');
+    cache.off('hit', listener);
+    await cache.get('a');
+    expect(hits).toHaveLength(1);
+  });
+
+  it('close is idempotent and later operations reject with CacheClosedError', async () => {
+    const cache = makeCache();
+    await cache.set('a', 1);
+    await Promise.all([cache.close(), cache.close()]);
+    await cache.close();
+    await expect(cache.get('a')).rejects.toThrow(CacheClosedError);
+    await expect(cache.set('a', 2)).rejects.toThrow(/cannot set: the cache is closed/);
+    expect(cache.stats().bus).toBe('off');
+  });
+});
