@@ -15,8 +15,7 @@ export class BroadcastChannelTransport implements BusTransport {
     // Listening must not keep the process alive on its own.
     (bc as unknown as { unref?: () => void }).unref?.();
     bc.onmessage = (event: unknown) => {
-      const data = (event as { data?: unknown }).data;
-      if (typeof data === 'string') handlers.message(data);
+      handlers.message((event as { data?: unknown }).data);
     };
     let closed = false;
     queueMicrotask(() => {

@@ -305,7 +305,7 @@ export class Bus {
     for (const [id, sender] of this.#senders) if (sender.seenAt < limit) this.#senders.delete(id);
   }
 
-  #receive(payload: string): void {
+  #receive(payload: unknown): void {
     if (this.#status === 'closed') return;
     const message = decodeMessage(this.#options.namespace, payload, this.#options.maxMessageBytes);
     if (typeof message === 'string') {

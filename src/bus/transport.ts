@@ -1,7 +1,7 @@
 /** What a transport tells the bus about its subscription. */
 export interface TransportHandlers {
-  /** A message arrived on the channel. */
-  message(payload: string): void;
+  /** A message arrived on the channel (anything but a string is counted and ignored by the bus). */
+  message(payload: unknown): void;
   /** The subscription is (again) in place: messages published from now on will arrive. */
   up(): void;
   /** The subscription is lost: messages may be missed until the next `up()`. */
