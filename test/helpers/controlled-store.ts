@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import type { KeyvStoreAdapter } from 'keyv';
+import type { KeyvStoreAdapter, StoredData } from 'keyv';
 import { deferred } from './wait.js';
 
 type Op = 'get' | 'set' | 'delete' | 'clear' | 'has';
@@ -76,7 +76,7 @@ export class ControlledStore extends EventEmitter implements KeyvStoreAdapter {
     await gate.promise;
   }
 
-  async get(key: string): Promise<unknown> {
+  async get<Value>(key: string): Promise<StoredData<Value>> {
     const failure = this.#failures.get('get');
     if (failure) {
       this.calls.get++;
@@ -84,7 +84,7 @@ export class ControlledStore extends EventEmitter implements KeyvStoreAdapter {
     }
     const value = this.inner.get(key);
     await this.#gate('get', key);
-    return value;
+    return value as StoredData<Value>;
   }
 
   async set(key: string, value: unknown): Promise<boolean> {
