@@ -14,6 +14,14 @@ import { LRUCache } from 'lru-cache';
 
 export const DIST = fileURLToPath(new URL('../../dist/index.js', import.meta.url));
 
+/**
+ * The build the children import: run.mjs copies dist/ once at the start and passes the copy in
+ * BENCH_DIST, so every scenario measures the same build even if dist/ is rebuilt meanwhile.
+ */
+function distEntry() {
+  return process.env.BENCH_DIST ?? DIST;
+}
+
 /** True once `npm run build` has produced dist/index.js. */
 export function oursAvailable() {
   return existsSync(DIST);
@@ -76,7 +84,7 @@ export async function createSystem(id, o) {
 }
 
 async function createOurs(redisUrl, namespace, memoryMax) {
-  const { SyncedCache } = await import(pathToFileURL(DIST).href);
+  const { SyncedCache } = await import(pathToFileURL(distEntry()).href);
   const cache = new SyncedCache({
     namespace,
     store: new Keyv(new KeyvRedis(redisUrl)),

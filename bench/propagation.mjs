@@ -1,0 +1,157 @@
+// Scenario 4: propagation latency. From the start of set() in process A until get() in process
+// B (a separate OS process that holds the old value in memory) returns the new value.
+// Baseline in the same run: raw ioredis PUBLISH -> 'message' between the same two processes.
+// The latency distribution is drawn to propagation.svg.
+import { fileURLToPath } from 'node:url';
+import { startWorker, withTimeout } from './lib/procs.mjs';
+import { median, summarize, usBetween } from './lib/stats.mjs';
+import { percentileChart } from './lib/svg.mjs';
+import { SYSTEMS } from './lib/systems.mjs';
+
+const CHILD = fileURLToPath(new URL('./propagation-child.mjs', import.meta.url));
+const KEY = 'prop:key';
+const WARMUP = 30;
+const SAMPLE_TIMEOUT_MS = 2000;
+
+export const name = 'propagation';
+export const title = 'Propagation latency (write in process A until process B reads it)';
+
+const BASELINES = { 'raw-pubsub': 'raw ioredis PUBLISH -> message = floor' };
+
+export function systemsFor(ctx) {
+  const list = ['raw-pubsub'];
+  if (ctx.ours) list.push('synced-cache');
+  list.push('layered-loader', 'cacheable', 'bentocache');
+  return list;
+}
+
+function nextSeen(worker) {
+  return new Promise((resolve) => {
+    const off = worker.on('seen', (d) => {
+      off();
+      resolve(d);
+    });
+  });
+}
+
+/** One sample: arm B, write in A, wait for B. Returns µs, or undefined on timeout. */
+async function sample(A, B, seq) {
+  const seen = nextSeen(B);
+  await B.call('watch', KEY, seq, SAMPLE_TIMEOUT_MS);
+  const w = await A.call('write', KEY, seq);
+  const s = await withTimeout(seen, SAMPLE_TIMEOUT_MS + 2000, `B seeing seq ${seq}`);
+  if (s.error) throw new Error(`B failed: ${s.error}`);
+  if (s.timeout) return { lost: true, setUs: usBetween(w.t0, w.t1) };
+  return { us: usBetween(w.t0, s.t), setUs: usBetween(w.t0, w.t1) };
+}
+
+async function measureOnce(ctx, id, run, samples) {
+  const namespace = `prop-${id}-${run}`;
+  const A = await startWorker(CHILD, { name: `${id}/A` });
+  const B = await startWorker(CHILD, { name: `${id}/B` });
+  try {
+    await A.call('init', { system: id, redisUrl: ctx.redisUrl, namespace, role: 'A' });
+    await B.call('init', { system: id, redisUrl: ctx.redisUrl, namespace, role: 'B' });
+    // Readiness: the first write may race the subscriptions (cacheable subscribes in the
+    // background), so write seq 0 until B has it, then warm up with samples we discard.
+    let seq = 0;
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      await A.call('write', KEY, seq);
+      if ((await B.call('peek', KEY)) === seq) {
+        const r = await sample(A, B, ++seq);
+        if (!r.lost) break;
+      }
+      if (Date.now() > deadline) throw new Error(`${id}: B never saw A's write`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    for (let i = 0; i < WARMUP; i++) await sample(A, B, ++seq);
+    const lat = [];
+    const setUs = [];
+    let lost = 0;
+    let lostInARow = 0;
+    for (let i = 0; i < samples; i++) {
+      const r = await sample(A, B, ++seq);
+      setUs.push(r.setUs);
+      if (r.lost) {
+        lost++;
+        if (++lostInARow >= 5) throw new Error(`${id}: 5 samples in a row never reached B`);
+        continue;
+      }
+      lostInARow = 0;
+      lat.push(r.us);
+    }
+    const bStats = await B.call('stats');
+    await Promise.all([A.call('close'), B.call('close')]);
+    return { lat, setUs, lost, bStats };
+  } finally {
+    await Promise.all([A.stop(), B.stop()]);
+  }
+}
+
+export async function run(ctx) {
+  const ids = systemsFor(ctx);
+  const samples = ctx.quick ? 200 : 1000;
+  const perRun = [];
+  const pooled = Object.fromEntries(ids.map((id) => [id, []]));
+  for (let run = 0; run < ctx.runs; run++) {
+    const res = {};
+    for (const id of ids) {
+      ctx.log(`  run ${run + 1}/${ctx.runs}: ${id} (${samples} samples)`);
+      const m = await measureOnce(ctx, id, run, samples);
+      res[id] = { ...summarize(m.lat), lost: m.lost, setP50: summarize(m.setUs).p50 };
+      pooled[id].push(...m.lat);
+    }
+    perRun.push(res);
+    await ctx.flush();
+  }
+  const rows = ids.map((id) => {
+    const pick = (f) => median(perRun.map((r) => r[id][f]));
+    return {
+      id,
+      system: BASELINES[id] ?? SYSTEMS[id].label,
+      ours: SYSTEMS[id]?.ours ?? false,
+      baseline: id in BASELINES,
+      p50: pick('p50'),
+      p90: pick('p90'),
+      p99: pick('p99'),
+      max: pick('max'),
+      p50Ratio: median(perRun.map((r) => r[id].p50 / r['raw-pubsub'].p50)),
+      lost: perRun.reduce((a, r) => a + r[id].lost, 0),
+      setP50: pick('setP50'),
+      runsP99: perRun.map((r) => r[id].p99),
+    };
+  });
+  const svg = percentileChart({
+    title: 'Propagation latency: set() in process A until get() in process B returns the new value',
+    subtitle: `${samples} samples x ${ctx.runs} runs per system, pooled; ${ctx.quick ? 'quick run; ' : ''}lower is better`,
+    series: ids.map((id) => ({
+      label: BASELINES[id] ? 'raw PUBLISH -> message' : SYSTEMS[id].label.replace(/ \(.*\)$/, id === 'synced-cache' ? ' (ours)' : ''),
+      samples: pooled[id],
+      emphasis: SYSTEMS[id]?.ours,
+    })),
+  });
+  return {
+    name,
+    title,
+    description:
+      `Process B holds the key in memory and reads it in a loop (yielding to the event loop between reads); ` +
+      `process A calls set() with \`{ writer, seq }\`; latency = B's first read of the new seq minus the start of A's set(), ` +
+      `both from process.hrtime.bigint() (one monotonic clock for all processes). ${samples} samples per run after ${WARMUP} ` +
+      'discarded, fresh processes each run; each percentile is the median of the per-run percentiles. ' +
+      'For raw pub/sub, B stamps its message handler while spinning the same loop.',
+    columns: [
+      { key: 'system', label: 'system' },
+      { key: 'p50', label: 'p50 µs', fmt: 'us' },
+      { key: 'p90', label: 'p90 µs', fmt: 'us' },
+      { key: 'p99', label: 'p99 µs', fmt: 'us' },
+      { key: 'max', label: 'max µs', fmt: 'us' },
+      { key: 'p50Ratio', label: 'p50 x raw', fmt: 'ratio' },
+      { key: 'setP50', label: 'set() resolves, p50 µs', fmt: 'us' },
+      { key: 'lost', label: 'never seen (2 s)', fmt: 'int' },
+    ],
+    rows,
+    chart: { file: 'propagation.svg', alt: 'Propagation latency by percentile' },
+    svg,
+  };
+}
