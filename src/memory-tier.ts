@@ -1,5 +1,5 @@
 import { LRUCache } from 'lru-cache';
-import type { Clock } from './clock.js';
+import { type Clock, systemClock } from './clock.js';
 
 export interface MemoryTierOptions {
   max: number;
@@ -24,6 +24,9 @@ export class MemoryTier<V> {
       max: options.max,
       ...(options.maxSize === undefined ? {} : { maxSize: options.maxSize }),
       perf: options.clock,
+      // lru-cache reuses a reading of the clock for 1 ms of real time; an injected clock is read every
+      // time, so a test that moves it sees the effect at once.
+      ...(options.clock === systemClock ? {} : { ttlResolution: 0 }),
     });
   }
 

@@ -1,0 +1,97 @@
+import { describe, expect, it } from 'vitest';
+import type { Clock } from '../../src/index.js';
+import { makeCache } from '../helpers/factory.js';
+
+/** A clock the test moves by hand: memory lifetimes then need no sleeping. */
+function manualClock(): Clock & { advance(ms: number): void } {
+  let now = 1_000_000;
+  return {
+    now: () => now,
+    advance(ms: number) {
+      now += ms;
+    },
+  };
+}
+
+describe('lifetimes', () => {
+  it('a memory copy never outlives the store copy it was read from', async () => {
+    const clock = manualClock();
+    const cache = makeCache({ clock });
+    await cache.keyv.set('k', 'v', 10_000);
+    expect(await cache.get('k')).toBe('v');
+    expect(await cache.get('k')).toBe('v');
+    expect(cache.stats().hits).toEqual({ memory: 1, store: 1 });
+    // The store entry had at most 10 s left when it was read; memory must give it up by then.
+    clock.advance(10_001);
+    expect(await cache.get('k')).toBe('v');
+    expect(cache.stats().hits).toEqual({ memory: 1, store: 2 });
+  });
+
+  it('a write with a ttl lives in memory for at most that ttl', async () => {
+    const clock = manualClock();
+    const cache = makeCache({ clock });
+    await cache.set('k', 'v', { ttl: 500 });
+    clock.advance(490);
+    expect(await cache.get('k')).toBe('v');
+    expect(cache.stats().hits.memory).toBe(1);
+    clock.advance(20);
+    expect(await cache.get('k')).toBe('v');
+    expect(cache.stats().hits).toEqual({ memory: 1, store: 1 });
+  });
+
+  it('the default ttl applies to both tiers, and ttl 0 on a call means no expiry', async () => {
+    const cache = makeCache({ ttl: 60_000 });
+    await cache.set('a', 1);
+    await cache.set('b', 2, { ttl: 0 });
+    const a = await cache.keyv.getRaw('a');
+    const b = await cache.keyv.getRaw('b');
+    expect(a?.expires).toBeGreaterThan(Date.now() + 59_000);
+    expect(a?.expires).toBeLessThanOrEqual(Date.now() + 60_000);
+    expect(b?.expires).toBeUndefined();
+  });
+
+  it('memory.ttl caps the memory lifetime of entries that live longer in the store', async () => {
+    const clock = manualClock();
+    const cache = makeCache({ clock, memory: { ttl: 100 } });
+    await cache.set('k', 'v');
+    clock.advance(99);
+    expect(await cache.get('k')).toBe('v');
+    clock.advance(2);
+    expect(await cache.get('k')).toBe('v');
+    expect(cache.stats().hits).toEqual({ memory: 1, store: 1 });
+  });
+
+  it('an entry already expired in the store is not kept in memory', async () => {
+    const cache = makeCache();
+    await cache.keyv.set('k', 'v', 1);
+    const expires = (await cache.keyv.getRaw('k'))?.expires ?? 0;
+    while (Date.now() <= expires) await new Promise((resolve) => setImmediate(resolve));
+    expect(await cache.get('k')).toBeUndefined();
+    expect(cache.stats().memorySize).toBe(0);
+  });
+
+  it('memory.max evicts the least recently used entries', async () => {
+    const cache = makeCache({ memory: { max: 2 } });
+    await cache.set('a', 1);
+    await cache.set('b', 2);
+    await cache.get('a');
+    await cache.set('c', 3);
+    expect(cache.stats().memorySize).toBe(2);
+    await cache.get('a');
+    await cache.get('c');
+    expect(cache.stats().hits.memory).toBe(3);
+    await cache.get('b');
+    expect(cache.stats().hits.store).toBe(1);
+  });
+
+  it('memory.maxSize bounds the serialized bytes held in memory', async () => {
+    const cache = makeCache({ memory: { max: 1_000, maxSize: 100 } });
+    await cache.set('small', 'x'.repeat(10));
+    await cache.set('big', 'y'.repeat(500));
+    expect(cache.stats().memorySize).toBe(1);
+    expect(await cache.get('big')).toBe('y'.repeat(500));
+    expect(cache.stats().hits.store).toBe(1);
+    for (let i = 0; i < 20; i++) await cache.set(`k${i}`, 'z'.repeat(20));
+    expect(cache.stats().memorySize).toBeLessThanOrEqual(5);
+  });
+});
