@@ -51,14 +51,15 @@ const PACKAGES = [
 ];
 
 function parseArgs(argv) {
-  const opts = { quick: false, runs: undefined, out: undefined, filters: [] };
+  const opts = { quick: false, runs: undefined, out: undefined, cpuProf: false, filters: [] };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--quick') opts.quick = true;
     else if (a === '--runs') opts.runs = Number(argv[++i]);
     else if (a === '--out') opts.out = argv[++i];
+    else if (a === '--cpu-prof') opts.cpuProf = true;
     else if (a === '--help' || a === '-h') {
-      console.log('usage: node bench/run.mjs [--quick] [--runs N] [--out DIR] [scenario ...]');
+      console.log('usage: node bench/run.mjs [--quick] [--runs N] [--out DIR] [--cpu-prof] [scenario ...]');
       console.log(`scenarios: ${SCENARIOS.join(', ')}`);
       process.exit(0);
     } else if (a.startsWith('--')) throw new Error(`unknown option ${a}`);
@@ -96,9 +97,15 @@ async function main() {
     : SCENARIOS;
   if (selected.length === 0) throw new Error(`no scenario matches ${opts.filters.join(', ')}`);
   if (!hasRedisServer()) throw new Error('redis-server is not on PATH: the suite starts its own (apt-get install redis-server)');
-  const partial = opts.quick || opts.filters.length > 0 || opts.runs !== undefined;
+  const partial = opts.quick || opts.filters.length > 0 || opts.runs !== undefined || opts.cpuProf;
   const outDir = opts.out ?? (partial ? join(BENCH, '.tmp') : BENCH);
   mkdirSync(outDir, { recursive: true });
+  if (opts.cpuProf) {
+    // profiling slows every child: such a run is for finding causes, never for the figures
+    process.env.BENCH_CPU_PROF_DIR = join(BENCH, '.tmp', 'prof', String(Date.now()));
+    mkdirSync(process.env.BENCH_CPU_PROF_DIR, { recursive: true });
+    console.log(`CPU profiles of every child go to ${process.env.BENCH_CPU_PROF_DIR}`);
+  }
 
   // a build in progress (tsup empties dist/ first) is waited for, briefly
   for (let i = 0; i < 30 && !oursAvailable() && existsSync(join(ROOT, 'dist')); i++) {
@@ -115,6 +122,7 @@ async function main() {
   }
 
   const started = Date.now();
+  const loadBefore = os.loadavg();
   const server = await startRedisServer();
   const admin = new Redis(server.url);
   let stopping = false;
@@ -124,7 +132,8 @@ async function main() {
     await stopAllWorkers();
     admin.disconnect();
     await server.stop();
-    if (snapshot) rmSync(snapshot, { recursive: true, force: true });
+    // a profiled run keeps the copy: profile-summary.mjs maps frames through its source map
+    if (snapshot && !opts.cpuProf) rmSync(snapshot, { recursive: true, force: true });
   };
   process.once('SIGINT', () => {
     console.log('\ninterrupted: stopping workers and redis-server');
@@ -175,6 +184,8 @@ async function main() {
         memoryGb: Math.round(os.totalmem() / 1024 ** 3),
         os: `${os.type()} ${os.release()} ${os.arch()}`,
       },
+      // other work on the machine during the run shows up here (1-minute load average)
+      loadAverage: { start: loadBefore[0], end: os.loadavg()[0] },
       node: process.version,
       redis: redisVersion,
       versions: { 'synced-cache': ours ? ourVersion() : 'not built', ...Object.fromEntries(PACKAGES.map((p) => [p, versionOf(p)])) },

@@ -3,6 +3,8 @@
 // ever signalled, by their own ChildProcess handle.
 import { fork } from 'node:child_process';
 import { EventEmitter } from 'node:events';
+import { appendFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const CHILD = fileURLToPath(new URL('./child.mjs', import.meta.url));
@@ -16,14 +18,18 @@ const live = new Set();
  * @param {{ execArgv?: string[], env?: Record<string,string>, name?: string }} [options]
  */
 export async function startWorker(modulePath, options = {}) {
+  const execArgv = [...(options.execArgv ?? [])];
+  // `node bench/run.mjs --cpu-prof`: every child writes a V8 CPU profile (see profile-summary.mjs)
+  if (process.env.BENCH_CPU_PROF_DIR) execArgv.push('--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF_DIR}`);
   const child = fork(CHILD, [modulePath], {
-    execArgv: options.execArgv ?? [],
+    execArgv,
     env: { ...process.env, ...options.env },
     // structured clone: bigint hrtime readings and typed arrays cross the channel as they are
     serialization: 'advanced',
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
-  const name = options.name ?? modulePath;
+  const name = options.name ?? basename(modulePath);
+  if (process.env.BENCH_CPU_PROF_DIR) appendFileSync(join(process.env.BENCH_CPU_PROF_DIR, 'index.txt'), `${child.pid} ${name}\n`);
   const events = new EventEmitter();
   const pending = new Map();
   let nextId = 1;
@@ -105,7 +111,8 @@ export async function startWorker(modulePath, options = {}) {
 
 /** Runs one exported function in a fresh process and returns its result. */
 export async function inChild(modulePath, fn, args = [], options = {}) {
-  const worker = await startWorker(modulePath, options);
+  const label = typeof args[0] === 'string' ? `${basename(modulePath)} ${fn}(${args[0]})` : `${basename(modulePath)} ${fn}`;
+  const worker = await startWorker(modulePath, { name: label, ...options });
   try {
     return await worker.call(fn, ...args);
   } finally {

@@ -65,6 +65,9 @@ export function renderMarkdown(results) {
   out.push(`| Node | ${meta.node} |`);
   out.push(`| redis-server | ${meta.redis} |`);
   out.push(`| suite wall time | ${meta.durationSec.toFixed(0)} s |`);
+  if (meta.loadAverage) {
+    out.push(`| 1-min load average, start / end | ${meta.loadAverage.start.toFixed(2)} / ${meta.loadAverage.end.toFixed(2)} |`);
+  }
   out.push('');
   out.push('| package | version |');
   out.push('| --- | --- |');
