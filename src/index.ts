@@ -2,6 +2,7 @@ export { BroadcastChannelTransport } from './bus/broadcast-transport.js';
 export { channelFor, decodeMessage, encodeMessage, MessageType, PROTOCOL_VERSION } from './bus/messages.js';
 export { RedisTransport } from './bus/redis-transport.js';
 export { systemClock } from './clock.js';
+export { DIAGNOSTICS_CHANNELS } from './diagnostics.js';
 export { BusError, CacheClosedError, ErrorCodes, InvalidMessageError, StoreError, SyncedCacheError } from './errors.js';
 export { DEFAULTS } from './options.js';
 export { SyncedKeyvStore } from './keyv-store.js';

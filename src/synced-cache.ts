@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { Bus, type BusStatus } from './bus/bus.js';
 import { RedisTransport } from './bus/redis-transport.js';
+import { channels } from './diagnostics.js';
 import { CacheClosedError } from './errors.js';
 import { Fences } from './fences.js';
 import { SyncedKeyvStore } from './keyv-store.js';
@@ -229,10 +230,14 @@ export class SyncedCache<V = unknown> extends EventEmitter<SyncedCacheEvents> {
     const expires = ttl === undefined ? undefined : Date.now() + ttl;
     const start = this.#fences.beginWrite(k);
     this.#memory.delete(k);
+    const began = channels.write.hasSubscribers ? performance.now() : 0;
     let written = false;
     try {
       await this.#store.set(k, value, ttl);
       written = true;
+    } catch (error) {
+      this.#traceWrite('set', [k], began, error);
+      throw error;
     } finally {
       const alone = this.#fences.endWrite(k, start);
       this.#memory.delete(k);
@@ -242,6 +247,7 @@ export class SyncedCache<V = unknown> extends EventEmitter<SyncedCacheEvents> {
       // Announced even when the store failed: the write may have landed before the error.
       await this.#announce([k]);
     }
+    this.#traceWrite('set', [k], began, undefined);
     this.#sets++;
     if (this.#listening.set) this.emit('set', { key });
   }
@@ -290,14 +296,19 @@ export class SyncedCache<V = unknown> extends EventEmitter<SyncedCacheEvents> {
     const k = this.#canon(key);
     const start = this.#fences.beginWrite(k);
     this.#memory.delete(k);
+    const began = channels.write.hasSubscribers ? performance.now() : 0;
     let existed: boolean;
     try {
       existed = await this.#store.delete(k);
+    } catch (error) {
+      this.#traceWrite('delete', [k], began, error);
+      throw error;
     } finally {
       this.#fences.endWrite(k, start);
       this.#memory.delete(k);
       await this.#announce([k]);
     }
+    this.#traceWrite('delete', [k], began, undefined);
     this.#deletes++;
     if (this.#listening.delete) this.emit('delete', { key });
     return existed;
@@ -331,13 +342,18 @@ export class SyncedCache<V = unknown> extends EventEmitter<SyncedCacheEvents> {
     if (this.#closing !== undefined) throw new CacheClosedError('clear');
     this.#fences.invalidateAll();
     this.#memory.clear();
+    const began = channels.write.hasSubscribers ? performance.now() : 0;
     try {
       await this.#store.clear();
+    } catch (error) {
+      this.#traceWrite('clear', '*', began, error);
+      throw error;
     } finally {
       this.#fences.invalidateAll();
       this.#memory.clear();
       await this.#announce('*');
     }
+    this.#traceWrite('clear', '*', began, undefined);
     this.#flushes.clear++;
     this.emit('clear');
   }
@@ -457,7 +473,14 @@ export class SyncedCache<V = unknown> extends EventEmitter<SyncedCacheEvents> {
   }
 
   #announce(keys: readonly string[] | '*'): Promise<void> {
-    return this.#bus === undefined ? Promise.resolve() : this.#bus.publish(keys);
+    if (this.#bus === undefined) return Promise.resolve();
+    if (channels.publish.hasSubscribers) channels.publish.publish({ namespace: this.namespace, instanceId: this.#bus.id, keys });
+    return this.#bus.publish(keys);
+  }
+
+  #traceWrite(operation: 'set' | 'delete' | 'clear', keys: readonly string[] | '*', began: number, error: unknown): void {
+    if (!channels.write.hasSubscribers || began === 0) return;
+    channels.write.publish({ namespace: this.namespace, operation, keys, durationMs: performance.now() - began, ...(error === undefined ? {} : { error }) });
   }
 
   #applyInvalidation(keys: readonly string[] | '*', origin: string): void {
@@ -471,15 +494,20 @@ export class SyncedCache<V = unknown> extends EventEmitter<SyncedCacheEvents> {
       }
     }
     if (this.#listening.invalidate) this.emit('invalidate', { keys, origin });
+    if (channels.invalidate.hasSubscribers) channels.invalidate.publish({ namespace: this.namespace, instanceId: this.instanceId, origin, keys });
   }
 
   #flush(cause: 'reconnect' | 'gap' | 'clear'): void {
     this.#fences.invalidateAll();
     this.#memory.clear();
     this.#flushes[cause]++;
+    if (channels.flush.hasSubscribers) channels.flush.publish({ namespace: this.namespace, instanceId: this.instanceId, cause });
   }
 
   #busStatus(status: BusStatus, previous: BusStatus, reason: Error | undefined): void {
+    if (channels.bus.hasSubscribers) {
+      channels.bus.publish({ namespace: this.namespace, instanceId: this.instanceId, status, previous, ...(reason === undefined ? {} : { reason }) });
+    }
     if (status === 'up') {
       // Anything may have been missed while we were not subscribed: start from an empty memory.
       if (previous === 'down') this.#flush('reconnect');
