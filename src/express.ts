@@ -1,2 +1,360 @@
-// Placeholder until the integration lands (issue 4).
-export {};
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import type { SyncedCache } from 'synced-cache';
+
+/**
+ * A key that also caches requests carrying an `Authorization` header. Return it from a key function only
+ * when the key tells callers apart (e.g. it contains the user id), or when the response is the same for
+ * everyone: otherwise one user's response would be served to another.
+ */
+export interface AuthorizedCacheKey {
+  key: string;
+  allowAuthorization: true;
+}
+
+/**
+ * What a key function returns: the cache key, an {@link AuthorizedCacheKey} to opt in to caching requests
+ * with an `Authorization` header, or `undefined` to leave this request uncached.
+ */
+export type ResponseCacheKey = string | AuthorizedCacheKey | undefined;
+
+/** Options of {@link cacheResponses}. Durations are milliseconds. */
+export interface ResponseCacheOptions {
+  /**
+   * Time-to-live of a cached response, in milliseconds, in both tiers; `0`: no expiry.
+   * One middleware instance per route gives each route its own ttl.
+   * @default the cache's own `ttl`
+   */
+  ttl?: number;
+  /**
+   * Response status codes that are cached. Anything else (errors, redirects, 304, 206) is passed on uncached.
+   * @default [200]
+   */
+  statuses?: readonly number[];
+  /**
+   * Computes the cache key of a GET or HEAD request. Return `undefined` to leave the request uncached, or
+   * `{ key, allowAuthorization: true }` to cache a request that carries an `Authorization` header (which is
+   * never cached otherwise). If it throws, the error goes to `next(err)` and Express answers 500.
+   * @default (req) => responseCacheKey(req.method, req.originalUrl)
+   */
+  key?: (req: Request) => ResponseCacheKey;
+  /**
+   * Largest body, in bytes, that is cached. A larger response (typically a streamed one) is still sent in
+   * full, but not cached; buffering stops as soon as the limit is passed.
+   * @default 1_048_576
+   */
+  maxBodyBytes?: number;
+  /**
+   * Called when the cache fails to read or write (the store is down, the cache is closed). The request is
+   * then served by the route as if uncached. Without it, such failures are silent. If it throws while a
+   * read failed, the thrown error goes to `next(err)`; a throw after a failed write is ignored, since the
+   * response has already been sent.
+   * @default undefined
+   */
+  onError?: (error: unknown, req: Request) => void;
+}
+
+/** A cached response as it is held in the cache: JSON-safe, so that any Keyv store and serializer can hold it. */
+export interface CachedResponse {
+  /** Format version, so that a later release can tell old entries apart. */
+  v: 1;
+  status: number;
+  /** Response headers, lower-cased names, without hop-by-hop headers and without `Content-Length`. */
+  headers: Record<string, string | string[]>;
+  /** The body bytes, base64. */
+  body: string;
+}
+
+/** The defaults of {@link ResponseCacheOptions}. */
+export const RESPONSE_CACHE_DEFAULTS = {
+  statuses: [200],
+  maxBodyBytes: 1_048_576,
+} as const satisfies ResponseCacheOptions;
+
+/**
+ * The cache key of a route's response, the same in every process: `cache.delete(responseCacheKey('GET', '/users/1'))`
+ * invalidates that response everywhere. HEAD maps to GET, since a HEAD request is answered from the GET response.
+ * `url` is the path plus the query string exactly as the client sent it (Express's `req.originalUrl`).
+ */
+export function responseCacheKey(method: string, url: string): string {
+  const m = method.toUpperCase();
+  return `response:${m === 'HEAD' ? 'GET' : m} ${url}`;
+}
+
+// Not stored: they describe one connection or one transfer, and are recomputed on each hit.
+const UNSTORED_HEADERS = new Set([
+  'connection',
+  'content-length',
+  'date',
+  'keep-alive',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'x-cache',
+]);
+
+const UNCACHEABLE_DIRECTIVE = /(?:^|,)\s*(?:no-store|private|no-cache)\s*(?:$|,|=)/i;
+
+function describe(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (value === null || typeof value !== 'object') return String(value);
+  return Array.isArray(value) ? 'an array' : 'an object';
+}
+
+function fail(option: string, rule: string, value: unknown, Err: typeof TypeError = TypeError): never {
+  throw new Err(`synced-cache/express: option "${option}" ${rule}, got ${describe(value)}`);
+}
+
+interface Resolved {
+  ttl: number | undefined;
+  statuses: ReadonlySet<number>;
+  key: (req: Request) => ResponseCacheKey;
+  maxBodyBytes: number;
+  onError: ((error: unknown, req: Request) => void) | undefined;
+}
+
+function resolve(options: ResponseCacheOptions): Resolved {
+  if (typeof options !== 'object' || options === null) fail('options', 'must be an object', options);
+  const { ttl, statuses, key, maxBodyBytes, onError } = options;
+  if (ttl !== undefined) {
+    if (typeof ttl !== 'number' || Number.isNaN(ttl)) fail('ttl', 'must be a number of milliseconds', ttl);
+    if (ttl < 0 || !Number.isFinite(ttl)) fail('ttl', 'must be a finite number of milliseconds >= 0 (0 means no expiry)', ttl, RangeError);
+  }
+  if (statuses !== undefined) {
+    if (!Array.isArray(statuses) || statuses.length === 0) fail('statuses', 'must be a non-empty array of HTTP status codes', statuses);
+    for (const s of statuses) {
+      if (!Number.isInteger(s) || s < 100 || s > 599) fail('statuses', 'must hold whole numbers from 100 to 599', s, RangeError);
+    }
+  }
+  if (key !== undefined && typeof key !== 'function') fail('key', 'must be a function (req) => string | undefined', key);
+  if (maxBodyBytes !== undefined && (!Number.isInteger(maxBodyBytes) || maxBodyBytes < 0)) {
+    fail('maxBodyBytes', 'must be a whole number of bytes >= 0', maxBodyBytes, RangeError);
+  }
+  if (onError !== undefined && typeof onError !== 'function') fail('onError', 'must be a function (error, req) => void', onError);
+  return {
+    ttl,
+    statuses: new Set(statuses ?? RESPONSE_CACHE_DEFAULTS.statuses),
+    key: key ?? ((req) => responseCacheKey(req.method, req.originalUrl)),
+    maxBodyBytes: maxBodyBytes ?? RESPONSE_CACHE_DEFAULTS.maxBodyBytes,
+    onError,
+  };
+}
+
+function isCachedResponse(value: unknown): value is CachedResponse {
+  if (typeof value !== 'object' || value === null) return false;
+  const v = value as Partial<CachedResponse>;
+  return v.v === 1 && typeof v.status === 'number' && typeof v.body === 'string' && typeof v.headers === 'object' && v.headers !== null;
+}
+
+type Chunk = string | Uint8Array;
+type WriteCallback = (error?: Error | null) => void;
+
+function toBuffer(chunk: unknown, encoding: unknown): Buffer | undefined {
+  if (typeof chunk === 'string') return Buffer.from(chunk, typeof encoding === 'string' ? (encoding as BufferEncoding) : 'utf8');
+  if (chunk instanceof Uint8Array) return Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+  return undefined;
+}
+
+/** True when the finished response may be stored. */
+function storable(res: Response, statuses: ReadonlySet<number>): boolean {
+  if (!statuses.has(res.statusCode)) return false;
+  if (res.getHeader('set-cookie') !== undefined) return false;
+  const cc = res.getHeader('cache-control');
+  if (cc !== undefined && UNCACHEABLE_DIRECTIVE.test(Array.isArray(cc) ? cc.join(',') : String(cc))) return false;
+  const vary = res.getHeader('vary');
+  // `Vary: *` says no two requests get the same answer.
+  if (vary !== undefined && String(vary).split(',').some((v) => v.trim() === '*')) return false;
+  return true;
+}
+
+function snapshotHeaders(res: Response): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  const headers = res.getHeaders();
+  for (const name of Object.keys(headers)) {
+    const value = headers[name];
+    if (value === undefined || UNSTORED_HEADERS.has(name)) continue;
+    out[name] = Array.isArray(value) ? value.map(String) : String(value);
+  }
+  return out;
+}
+
+// Decoding base64 on every hit would allocate; entries served from the memory tier are the same object each
+// time, so the decoded body is remembered per entry object and goes away with it.
+const decoded = new WeakMap<CachedResponse, Buffer>();
+
+function bodyOf(entry: CachedResponse): Buffer {
+  let body = decoded.get(entry);
+  if (body === undefined) {
+    body = Buffer.from(entry.body, 'base64');
+    decoded.set(entry, body);
+  }
+  return body;
+}
+
+function serveHit(req: Request, res: Response, entry: CachedResponse): void {
+  const body = bodyOf(entry);
+  res.status(entry.status);
+  for (const name of Object.keys(entry.headers)) {
+    const value = entry.headers[name];
+    if (value !== undefined) res.setHeader(name, value);
+  }
+  res.setHeader('X-Cache', 'HIT');
+  // The client's copy is still current (its If-None-Match / If-Modified-Since match the stored validators).
+  if (req.fresh) {
+    res.status(304);
+    res.removeHeader('Content-Type');
+    res.end();
+    return;
+  }
+  res.setHeader('Content-Length', body.length);
+  if (req.method === 'HEAD') res.end();
+  else res.end(body);
+}
+
+/** Wraps `res.write`/`res.end` to copy the body as it is sent, and stores the response once it has finished. */
+function capture(
+  res: Response,
+  store: (entry: CachedResponse) => Promise<void>,
+  resolved: Resolved,
+  report: (error: unknown) => void,
+): void {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  let overflow = false;
+  const keep = (chunk: unknown, encoding: unknown): void => {
+    if (overflow) return;
+    const buffer = toBuffer(chunk, encoding);
+    if (buffer === undefined) return;
+    size += buffer.length;
+    if (size > resolved.maxBodyBytes) {
+      overflow = true;
+      chunks.length = 0;
+      return;
+    }
+    // Copied: a caller may reuse the memory of a Uint8Array it has written.
+    chunks.push(Buffer.from(buffer));
+  };
+
+  const write = res.write;
+  const end = res.end;
+  res.write = function (this: Response, chunk: Chunk, encoding?: BufferEncoding | WriteCallback, cb?: WriteCallback): boolean {
+    keep(chunk, encoding);
+    return (write as (...args: unknown[]) => boolean).call(this, chunk, encoding, cb);
+  } as Response['write'];
+  res.end = function (this: Response, chunk?: Chunk | (() => void), encoding?: BufferEncoding | (() => void), cb?: () => void): Response {
+    if (typeof chunk !== 'function') keep(chunk, encoding);
+    return (end as (...args: unknown[]) => Response).call(this, chunk, encoding, cb);
+  } as Response['end'];
+
+  // 'finish' only fires once the whole response was handed to the OS, so an aborted or failed response,
+  // whose body may be cut short, is never stored.
+  res.once('finish', () => {
+    if (overflow || !storable(res, resolved.statuses)) return;
+    const entry: CachedResponse = {
+      v: 1,
+      status: res.statusCode,
+      headers: snapshotHeaders(res),
+      body: Buffer.concat(chunks, size).toString('base64'),
+    };
+    store(entry).catch(report);
+  });
+}
+
+/**
+ * Express middleware that caches GET responses in a {@link SyncedCache}, so that every process serves a
+ * route from its memory tier until the route's key is deleted (from any process) or its ttl runs out.
+ *
+ * - GET and HEAD only; other methods pass straight through. HEAD is answered from the GET entry and never
+ *   stores one (Express sends no body for HEAD, so there is nothing complete to store).
+ * - Stored: responses with a status in `statuses` (default 200). Never stored: responses with `Set-Cookie`,
+ *   `Cache-Control: no-store`, `private` or `no-cache`, `Vary: *`, bodies over `maxBodyBytes`, and responses
+ *   that did not finish. Requests with an `Authorization` header are not cached unless the key function
+ *   returns `{ key, allowAuthorization: true }`.
+ * - Hits are sent with the stored status, headers and body and `X-Cache: HIT`; requests that reach the route
+ *   get `X-Cache: MISS`. A hit whose validators match the request's `If-None-Match`/`If-Modified-Since`
+ *   is answered 304.
+ * - The key is `responseCacheKey(req.method, req.originalUrl)` unless `key` is given; invalidate with
+ *   `cache.delete(responseCacheKey('GET', url))` in any process.
+ *
+ * The cache should be one for responses only (or at least keep other keys out of the `response:` prefix):
+ * a value under a response key that is not a cached response is treated as a miss and overwritten.
+ */
+export function cacheResponses(cache: SyncedCache<unknown>, options: ResponseCacheOptions = {}): RequestHandler {
+  const c = cache as unknown;
+  // Duck-typed rather than instanceof: the ESM and CommonJS builds each have their own SyncedCache class.
+  if (typeof c !== 'object' || c === null || typeof (c as SyncedCache).get !== 'function' || typeof (c as SyncedCache).set !== 'function') {
+    throw new TypeError(`synced-cache/express: cacheResponses(cache): cache must be a SyncedCache, got ${describe(c)}`);
+  }
+  const resolved = resolve(options);
+  const setOptions = resolved.ttl === undefined ? undefined : { ttl: resolved.ttl };
+
+  return function cacheResponsesMiddleware(req: Request, res: Response, next: NextFunction): void {
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      next();
+      return;
+    }
+    let result: ResponseCacheKey;
+    try {
+      result = resolved.key(req);
+    } catch (error) {
+      next(error);
+      return;
+    }
+    if (result === undefined) {
+      next();
+      return;
+    }
+    let key: string;
+    let allowAuthorization = false;
+    if (typeof result === 'string') key = result;
+    else if (typeof result === 'object' && result !== null && typeof result.key === 'string') {
+      key = result.key;
+      allowAuthorization = result.allowAuthorization === true;
+    } else {
+      next(new TypeError(`synced-cache/express: the key function must return a string, { key, allowAuthorization } or undefined, got ${describe(result)}`));
+      return;
+    }
+    if (key.length === 0) {
+      next(new TypeError(`synced-cache/express: the key function returned an empty key for ${req.method} ${req.originalUrl}`));
+      return;
+    }
+    if (req.headers.authorization !== undefined && !allowAuthorization) {
+      next();
+      return;
+    }
+
+    const report = (error: unknown): void => {
+      try {
+        resolved.onError?.(error, req);
+      } catch {
+        // The response is already sent; nothing is left to tell.
+      }
+    };
+
+    cache.get(key).then(
+      (value) => {
+        if (isCachedResponse(value)) {
+          serveHit(req, res, value);
+          return;
+        }
+        res.setHeader('X-Cache', 'MISS');
+        if (req.method === 'GET') capture(res, (entry) => cache.set(key, entry, setOptions), resolved, report);
+        next();
+      },
+      (error: unknown) => {
+        try {
+          resolved.onError?.(error, req);
+        } catch (thrown) {
+          next(thrown);
+          return;
+        }
+        res.setHeader('X-Cache', 'MISS');
+        next();
+      },
+    )
+      // Only a throw while sending a hit lands here (e.g. a stored header Node refuses).
+      .catch(next);
+  };
+}
