@@ -32,6 +32,26 @@ export function isKeyv(store: unknown): store is KeyvLike {
 }
 
 type Serialize = (data: unknown) => string | Promise<string>;
+
+// Keyv writes its namespace onto the adapter, and adapters such as @keyv/redis prefix keys and scope
+// clear() with it: one adapter can serve one namespace only. Shared between namespaces, the last cache
+// built would silently move every other cache's keys (differently in each process, by construction order).
+const adapterNamespaces = new WeakMap<object, { namespace: string; users: number }>();
+
+function claimAdapter(adapter: object, namespace: string): void {
+  if (adapter instanceof Map) return;
+  const claim = adapterNamespaces.get(adapter);
+  if (claim === undefined) {
+    adapterNamespaces.set(adapter, { namespace, users: 1 });
+  } else if (claim.namespace === namespace) {
+    claim.users++;
+  } else {
+    throw new TypeError(
+      `synced-cache: option "store": this Keyv store adapter already serves namespace ${JSON.stringify(claim.namespace)}; ` +
+        `Keyv adapters carry one namespace, so create one adapter per namespace (asked for ${JSON.stringify(namespace)})`,
+    );
+  }
+}
 type Deserialize = (data: string) => unknown;
 
 /**
@@ -48,7 +68,18 @@ export class StoreTier<V> {
   readonly #serialize: Serialize | undefined;
   readonly #deserialize: Deserialize | undefined;
 
+  readonly #adapter: object;
+
   constructor(store: StoreOption | undefined, namespace: string) {
+    const adapter = isKeyv(store) ? store.store : store;
+    if (adapter !== undefined) {
+      claimAdapter(adapter, namespace);
+      // Adapters such as @keyv/redis swallow their own errors (emitting 'error', answering as for a
+      // miss) unless told otherwise; a failed read that looks like a miss, or a failed write that looks
+      // like a success, would break coherence, so we tell them.
+      const flags = adapter as { throwOnErrors?: unknown };
+      if (flags.throwOnErrors === false) flags.throwOnErrors = true;
+    }
     if (isKeyv(store)) {
       this.keyv = new Keyv({
         store: store.store as KeyvStoreAdapter,
@@ -68,6 +99,7 @@ export class StoreTier<V> {
         emitErrors: false,
       });
     }
+    this.#adapter = this.keyv.store as object;
     this.prefix = this.keyv.useKeyPrefix ? `${namespace}:` : undefined;
     this.#serialize = this.keyv.serialize as Serialize | undefined;
     this.#deserialize = this.keyv.deserialize as Deserialize | undefined;
@@ -135,12 +167,14 @@ export class StoreTier<V> {
   }
 
   async setMany(entries: readonly { key: string; value: V; ttl: number | undefined }[]): Promise<void> {
-    let results: boolean[];
+    let results: unknown;
     try {
       results = await this.keyv.setMany(entries.map((e) => ({ key: e.key, value: e.value, ttl: e.ttl ?? 0 })));
     } catch (error) {
       throw new StoreError('setMany', entries.map((e) => e.key), error);
     }
+    // Some adapters' setMany (@keyv/redis) resolve to nothing; only an explicit false is a failure.
+    if (!Array.isArray(results)) return;
     const failed = entries.filter((_, i) => results[i] === false).map((e) => e.key);
     if (failed.length > 0) {
       throw new StoreError('setMany', failed, new Error(`the store adapter reported ${failed.length} write(s) not applied`));
@@ -171,7 +205,21 @@ export class StoreTier<V> {
     }
   }
 
+  /** Gives the adapter up, so that another namespace may use it. */
+  release(): void {
+    const claim = adapterNamespaces.get(this.#adapter);
+    if (claim !== undefined && --claim.users === 0) adapterNamespaces.delete(this.#adapter);
+  }
+
   async clear(): Promise<void> {
+    const adapter = this.#adapter;
+    if (adapter instanceof Map && this.prefix !== undefined) {
+      // Keyv's Map store would clear every namespace in the Map; clear only ours.
+      for (const key of [...adapter.keys()]) {
+        if (typeof key === 'string' && key.startsWith(this.prefix)) adapter.delete(key);
+      }
+      return;
+    }
     try {
       await this.keyv.clear();
     } catch (error) {

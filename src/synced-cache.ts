@@ -424,6 +424,7 @@ export class SyncedCache<V = unknown> extends EventEmitter<SyncedCacheEvents> {
         await this.#bus?.close();
         this.#trusted = false;
         this.#memory.clear();
+        this.#store.release();
       })();
     }
     return this.#closing;

@@ -168,6 +168,37 @@ describe('Keyv interoperability', () => {
   });
 });
 
+describe('one adapter, one namespace', () => {
+  it('refuses a second namespace on an adapter in use, and allows it once the first cache is closed', async () => {
+    const adapter = new ControlledStore();
+    const users = makeCache({ namespace: 'users', store: adapter });
+    const again = makeCache({ namespace: 'users', store: adapter });
+    expect(() => makeCache({ namespace: 'posts', store: adapter })).toThrow(TypeError);
+    await users.close();
+    await again.close();
+    const posts = makeCache({ namespace: 'posts', store: adapter });
+    await posts.set('p', 1);
+    expect(await posts.get('p')).toBe(1);
+  });
+
+  it('lets namespaces share one Map, and clear() empties only its own', async () => {
+    const map = new Map();
+    const users = makeCache({ namespace: 'users', store: map });
+    const posts = makeCache({ namespace: 'posts', store: map });
+    await users.set('1', 'u');
+    await posts.set('1', 'p');
+    await users.clear();
+    expect(await users.keyv.get('1')).toBeUndefined();
+    expect(await posts.keyv.get('1')).toBe('p');
+  });
+
+  it('turns on throwOnErrors of an adapter that would otherwise swallow its errors', () => {
+    const adapter = Object.assign(new ControlledStore(), { throwOnErrors: false });
+    makeCache({ store: adapter });
+    expect(adapter.throwOnErrors).toBe(true);
+  });
+});
+
 describe('store failures surface', () => {
   it('get rejects with a StoreError keeping the cause, even though Keyv 5 hides adapter errors by default', async () => {
     const store = new ControlledStore();

@@ -1,0 +1,131 @@
+import { connect } from 'node:net';
+import KeyvPostgres from '@keyv/postgres';
+import KeyvRedis from '@keyv/redis';
+import Keyv from 'keyv';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { StoreError, SyncedCache } from '../../src/index.js';
+import { uniqueNamespace } from '../helpers/factory.js';
+import { useRedisServer } from '../helpers/redis.js';
+
+// The same battery against real Keyv store adapters over real connections.
+
+function battery(makeStore: () => KeyvRedis<unknown> | KeyvPostgres, close: (store: unknown) => Promise<void>) {
+  let store: KeyvRedis<unknown> | KeyvPostgres;
+  let cache: SyncedCache<unknown>;
+  let namespace: string;
+  beforeAll(() => {
+    store = makeStore();
+    namespace = uniqueNamespace('store');
+    cache = new SyncedCache({ namespace, store });
+  });
+  afterAll(async () => {
+    await cache.close();
+    await close(store);
+  });
+
+  it('round-trips values, falsy ones included, and serves the second read from memory', async () => {
+    for (const [key, value] of [
+      ['obj', { a: [1, 2], b: 'x' }],
+      ['zero', 0],
+      ['empty', ''],
+      ['false', false],
+      ['null', null],
+    ] as const) {
+      await cache.set(key, value);
+      const fresh = new SyncedCache({ namespace, store });
+      expect(await fresh.get(key)).toEqual(value);
+      expect(await fresh.get(key)).toEqual(value);
+      expect(fresh.stats().hits).toEqual({ memory: 1, store: 1 });
+      await fresh.close();
+    }
+  });
+
+  it('setMany, getMany, has, deleteMany and delete', async () => {
+    await cache.setMany([
+      { key: 'm1', value: 1 },
+      { key: 'm2', value: 2, ttl: 60_000 },
+    ]);
+    // Instances without a bus do not hear each other: each check uses a new one.
+    const fresh = () => new SyncedCache({ namespace, store });
+    expect(await fresh().getMany(['m1', 'nope', 'm2'])).toEqual([1, undefined, 2]);
+    expect(await fresh().has('m2')).toBe(true);
+    await cache.deleteMany(['m1', 'm2']);
+    expect(await fresh().getMany(['m1', 'm2'])).toEqual([undefined, undefined]);
+    await cache.set('d', 1);
+    expect(await cache.delete('d')).toBe(true);
+    expect(await fresh().get('d')).toBeUndefined();
+  });
+
+  it('a store entry with a ttl is read back with its expiry, and memory keeps it no longer', async () => {
+    await cache.set('t', 'v', { ttl: 30_000 });
+    const raw = await cache.keyv.getRaw('t');
+    expect(raw?.expires).toBeGreaterThan(Date.now() + 25_000);
+  });
+
+  it('clear empties this namespace only', async () => {
+    const neighbourStore = makeStore();
+    const neighbour = new SyncedCache({ namespace: `${namespace}-neighbour`, store: neighbourStore });
+    await neighbour.set('n', 'kept');
+    await cache.set('c', 1);
+    await cache.clear();
+    expect(await cache.get('c')).toBeUndefined();
+    expect(await neighbour.keyv.get('n')).toBe('kept');
+    await neighbour.close();
+    await close(neighbourStore);
+  });
+
+  it('refuses to share one adapter between namespaces, which would move keys silently', () => {
+    expect(() => new SyncedCache({ namespace: `${namespace}-other`, store })).toThrow(
+      /this Keyv store adapter already serves namespace ".*"; Keyv adapters carry one namespace, so create one adapter per namespace/,
+    );
+  });
+}
+
+describe('on @keyv/redis', () => {
+  const redis = useRedisServer();
+  battery(
+    () => new KeyvRedis(redis.url),
+    (store) => (store as KeyvRedis<unknown>).disconnect(),
+  );
+
+  it('a Redis that went away surfaces as StoreError, not as a miss', async () => {
+    const adapter = new KeyvRedis({ url: `redis://127.0.0.1:${redis.server.port}`, socket: { reconnectStrategy: false } });
+    const cache = new SyncedCache({ namespace: uniqueNamespace(), store: adapter });
+    await cache.set('k', 1);
+    await redis.server.kill();
+    try {
+      await expect(new SyncedCache({ namespace: cache.namespace, store: adapter }).get('k')).rejects.toThrow(StoreError);
+    } finally {
+      await redis.server.restart();
+      await cache.close();
+      await adapter.disconnect().catch(() => {});
+    }
+  });
+});
+
+async function postgresAnswers(): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ port: 5432, host: '127.0.0.1' });
+    socket.setTimeout(1_000);
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('timeout', () => {
+      socket.destroy();
+      resolve(false);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+const postgres = await postgresAnswers();
+if (!postgres) console.warn('[stores.test] PostgreSQL does not answer on 127.0.0.1:5432: the @keyv/postgres battery is skipped.');
+
+describe.skipIf(!postgres)('on @keyv/postgres (skipped when no PostgreSQL answers on 127.0.0.1:5432)', () => {
+  battery(
+    () => new KeyvPostgres({ uri: 'postgresql://postgres@127.0.0.1:5432/test', table: 'synced_cache_test' }),
+    // @keyv/postgres shares one pool per URI between adapters: ending it twice throws.
+    (store) => (store as KeyvPostgres).disconnect().catch(() => {}),
+  );
+});
