@@ -1,0 +1,463 @@
+// The built `synced-cache` bin, run as a subprocess against a private redis-server (and PostgreSQL when
+// it answers). Run `npm run build` first: these tests exercise dist/cli.js, not the sources.
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { existsSync, statSync } from 'node:fs';
+import { connect } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import KeyvRedis from '@keyv/redis';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
+import { freePort, type RedisServer, startRedisServer } from '../../scripts/redis-server.mjs';
+import { SyncedCache } from '../../src/index.js';
+import { uniqueNamespace } from '../helpers/factory.js';
+import { waitFor } from '../helpers/wait.js';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const bin = `${root}dist/cli.js`;
+const PG = 'postgres://postgres@127.0.0.1:5432/test';
+
+interface Result {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  ms: number;
+}
+
+// The CLI must never hang: every run has a deadline, past which the test fails (and the child is killed).
+const RUN_DEADLINE_MS = 15_000;
+
+/** A clean environment: the SYNCED_CACHE_* fallbacks of the machine must not leak into a test. */
+function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  for (const name of Object.keys(env)) if (name.startsWith('SYNCED_CACHE_')) delete env[name];
+  return { ...env, ...extra };
+}
+
+function run(args: string[], options: { env?: Record<string, string>; input?: string } = {}): Promise<Result> {
+  const started = Date.now();
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [bin, ...args], { cwd: root, env: cleanEnv(options.env), stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => {
+      stdout += d.toString();
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+    });
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`synced-cache ${args.join(' ')} did not exit within ${RUN_DEADLINE_MS} ms; stderr: ${stderr}`));
+    }, RUN_DEADLINE_MS);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr, ms: Date.now() - started });
+    });
+    child.stdin.end(options.input ?? '');
+  });
+}
+
+/** Lines of a stream, kept as they arrive, for a long-running child (watch). */
+function lines(child: ChildProcess, stream: 'stdout' | 'stderr'): string[] {
+  const out: string[] = [];
+  let rest = '';
+  child[stream]?.on('data', (d: Buffer) => {
+    rest += d.toString();
+    const parts = rest.split('\n');
+    rest = parts.pop() ?? '';
+    out.push(...parts);
+  });
+  return out;
+}
+
+/** Runs a command that must succeed; on failure the message shows what it printed. */
+async function ok(args: string[], options?: { env?: Record<string, string> }): Promise<Result> {
+  const r = await run(args, options);
+  expect(r.code, `synced-cache ${args.join(' ')}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`).toBe(0);
+  return r;
+}
+
+function oneLine(text: string): string {
+  const trimmed = text.trimEnd();
+  expect(trimmed).not.toBe('');
+  expect(trimmed.split('\n')).toHaveLength(1);
+  return trimmed;
+}
+
+function tcpAnswers(port: number, host = '127.0.0.1'): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ port, host });
+    socket.setTimeout(1_000);
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('timeout', () => {
+      socket.destroy();
+      resolve(false);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+let redis: RedisServer;
+let url: string;
+
+beforeAll(async () => {
+  if (!existsSync(bin)) throw new Error(`${bin} is missing: run \`npm run build\` before these tests`);
+  if (statSync(bin).mtimeMs < statSync(`${root}src/cli.ts`).mtimeMs) {
+    throw new Error(`${bin} is older than src/cli.ts: run \`npm run build\` before these tests`);
+  }
+  redis = await startRedisServer();
+  url = redis.url;
+});
+
+afterAll(async () => {
+  await redis?.stop();
+});
+
+/** The global options every command of a test gets: our Redis and a namespace of its own. */
+function on(namespace: string, ...more: string[]): string[] {
+  return ['--redis', url, '--namespace', namespace, ...more];
+}
+
+describe('synced-cache CLI: round trips', () => {
+  it('set, get and del a JSON value, a string and a number-looking string, with exit codes', async () => {
+    const ns = uniqueNamespace('cli');
+    let r = await run([...on(ns), 'set', 'user:1', '{"name":"Ada","roles":["admin"]}']);
+    expect(r).toMatchObject({ code: 0, stdout: 'OK\n' });
+    r = await run([...on(ns), 'get', 'user:1']);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual({ name: 'Ada', roles: ['admin'] });
+
+    // Not JSON: kept as the string it is.
+    await ok([...on(ns), 'set', 'greeting', 'hello world']);
+    expect(await run([...on(ns), 'get', 'greeting'])).toMatchObject({ code: 0, stdout: 'hello world\n' });
+
+    // --type string keeps "42" a string; the JSON output tells the types apart.
+    await ok([...on(ns), 'set', 'n', '42']);
+    await ok([...on(ns), 'set', 's', '42', '--type', 'string']);
+    expect(JSON.parse((await run([...on(ns, '--json'), 'get', 'n'])).stdout)).toEqual({ key: 'n', found: true, value: 42 });
+    expect(JSON.parse((await run([...on(ns, '--json'), 'get', 's'])).stdout)).toEqual({ key: 's', found: true, value: '42' });
+
+    r = await run([...on(ns), 'del', 'user:1']);
+    expect(r).toMatchObject({ code: 0, stdout: 'deleted\n' });
+    r = await run([...on(ns), 'get', 'user:1']);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe('');
+    expect(oneLine(r.stderr)).toBe('synced-cache: not found: "user:1"');
+    r = await run([...on(ns), 'del', 'user:1']);
+    expect(r.code).toBe(1);
+    expect(oneLine(r.stderr)).toContain('not found');
+  });
+
+  it('--json gives machine-readable output for every command', async () => {
+    const ns = uniqueNamespace('cli');
+    const json = on(ns, '--json');
+    expect(JSON.parse((await run([...json, 'set', 'a', '[1,2]', '--ttl', '1h'])).stdout)).toEqual({ key: 'a', ok: true, ttl: 3_600_000 });
+    expect(JSON.parse((await run([...json, 'get', 'a'])).stdout)).toEqual({ key: 'a', found: true, value: [1, 2] });
+    const missing = await run([...json, 'get', 'b']);
+    expect(missing.code).toBe(1);
+    expect(JSON.parse(missing.stdout)).toEqual({ key: 'b', found: false });
+    expect(JSON.parse((await run([...json, 'ls'])).stdout)).toEqual(['a']);
+    const stats = JSON.parse((await run([...json, 'stats'])).stdout);
+    expect(stats).toMatchObject({ namespace: ns, channel: `synced-cache:${ns}`, store: { kind: 'Redis', keys: 1 }, bus: { subscribers: 0 } });
+    expect(JSON.parse((await run([...json, 'del', 'a'])).stdout)).toEqual({ key: 'a', deleted: true });
+    expect(JSON.parse((await run([...json, 'clear', '--yes'])).stdout)).toEqual({ namespace: ns, cleared: true });
+  });
+
+  it('--ttl makes the entry expire', async () => {
+    const ns = uniqueNamespace('cli');
+    await ok([...on(ns), 'set', 'short', '1', '--ttl', '300ms']);
+    await ok([...on(ns), 'set', 'long', '1']);
+    await waitFor(async () => (await run([...on(ns), 'get', 'short'])).code === 1, 'the entry to expire', 10_000);
+    await ok([...on(ns), 'get', 'long']);
+  });
+
+  it('ls lists the keys of the namespace only, sorted', async () => {
+    const ns = uniqueNamespace('cli');
+    const other = uniqueNamespace('cli');
+    for (const key of ['b', 'a', 'c:1']) await ok([...on(ns), 'set', key, '1']);
+    await ok([...on(other), 'set', 'zzz', '1']);
+    expect(await run([...on(ns), 'ls'])).toMatchObject({ code: 0, stdout: 'a\nb\nc:1\n' });
+    expect(await run([...on(uniqueNamespace('empty')), 'ls'])).toMatchObject({ code: 0, stdout: '' });
+  });
+
+  it('clear refuses without a terminal and without --yes (exit 2), and clears with --yes', async () => {
+    const ns = uniqueNamespace('cli');
+    await ok([...on(ns), 'set', 'a', '1']);
+    let r = await run([...on(ns), 'clear']);
+    expect(r.code).toBe(2);
+    expect(oneLine(r.stderr)).toBe('synced-cache: refusing to clear without confirmation: stdin is not a terminal, pass --yes');
+    await ok([...on(ns), 'get', 'a']);
+    r = await run([...on(ns), 'clear', '--yes']);
+    expect(r).toMatchObject({ code: 0, stdout: `cleared namespace "${ns}"\n` });
+    expect(await run([...on(ns), 'ls'])).toMatchObject({ code: 0, stdout: '' });
+  });
+
+  it('clear asks on a terminal: "n" keeps the keys, "y" clears them', async (ctx) => {
+    let hasScript = true;
+    try {
+      execFileSync('script', ['--version'], { stdio: 'ignore' });
+    } catch {
+      hasScript = false;
+    }
+    if (!hasScript) ctx.skip('util-linux `script` is not installed, so no pseudo-terminal can be given to the CLI');
+    const ns = uniqueNamespace('cli');
+    await ok([...on(ns), 'set', 'a', '1']);
+    // `script` runs the command on a pseudo-terminal and feeds it our stdin.
+    const tty = (answer: string) =>
+      new Promise<{ code: number | null; out: string }>((resolve, reject) => {
+        const command = [process.execPath, bin, ...on(ns), 'clear'].map((a) => `'${a}'`).join(' ');
+        const child = spawn('script', ['-qec', command, '/dev/null'], { cwd: root, env: cleanEnv() });
+        let out = '';
+        child.stdout.on('data', (d: Buffer) => {
+          out += d.toString();
+          if (out.includes('[y/N]') && !child.stdin.writableEnded) child.stdin.end(`${answer}\n`);
+        });
+        const timer = setTimeout(() => {
+          child.kill('SIGKILL');
+          reject(new Error(`clear on a terminal did not finish; output: ${out}`));
+        }, RUN_DEADLINE_MS);
+        child.on('close', (code) => {
+          clearTimeout(timer);
+          resolve({ code, out });
+        });
+      });
+    let r = await tty('n');
+    expect(r.out).toContain(`Delete every key of namespace "${ns}" in ${url}? [y/N]`);
+    expect(r.code).toBe(1);
+    await ok([...on(ns), 'get', 'a']);
+    r = await tty('y');
+    expect(r.code).toBe(0);
+    expect(r.out).toContain(`cleared namespace "${ns}"`);
+    expect((await run([...on(ns), 'get', 'a'])).code).toBe(1);
+  });
+
+  it('stats counts the keys and the caches listening on the channel', async () => {
+    const ns = uniqueNamespace('cli');
+    for (const key of ['a', 'b', 'c']) await ok([...on(ns), 'set', key, '1']);
+    const listener = new SyncedCache({ namespace: ns, redis: url });
+    onTestFinished(() => listener.close());
+    await waitFor(() => listener.stats().bus === 'up', 'the listener bus up');
+    const r = await run([...on(ns), 'stats']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^keys\s+3$/m);
+    expect(r.stdout).toMatch(/^subscribers\s+1 /m);
+    expect(r.stdout).toMatch(new RegExp(`^namespace\\s+${ns}$`, 'm'));
+  });
+
+  it("a set from the CLI drops the key from a running process's memory, which then reads the new value", async () => {
+    const ns = uniqueNamespace('cli');
+    const store = new KeyvRedis(url);
+    const app = new SyncedCache<unknown>({ namespace: ns, store, redis: url });
+    onTestFinished(async () => {
+      await app.close();
+      await store.disconnect();
+    });
+    await waitFor(() => app.stats().bus === 'up', 'the app bus up');
+    await app.set('price', 10);
+    expect(await app.get('price')).toBe(10);
+    expect(app.stats().hits.memory).toBe(1);
+
+    await ok([...on(ns), 'set', 'price', '12']);
+    await waitFor(() => app.stats().invalidations.received === 1, 'the invalidation to reach the app');
+    expect(await app.get('price')).toBe(12);
+    // The CLI reads what the app wrote, through the same store layout.
+    await app.set('name', 'widget');
+    expect(await run([...on(ns), 'get', 'name'])).toMatchObject({ code: 0, stdout: 'widget\n' });
+  });
+});
+
+describe('synced-cache CLI: watch', () => {
+  async function startWatch(args: string[], watchOptions: string[] = []) {
+    const child = spawn(process.execPath, [bin, ...args, 'watch', ...watchOptions], { cwd: root, env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+    const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+    onTestFinished(() => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    });
+    const out = lines(child, 'stdout');
+    const err = lines(child, 'stderr');
+    // The notice comes after SUBSCRIBE is confirmed, so nothing published from now on is missed.
+    await waitFor(
+      () => {
+        if (child.exitCode !== null) throw new Error(`watch exited with ${child.exitCode}: ${err.join(' / ')}`);
+        return err.some((l) => l.includes('watching synced-cache:'));
+      },
+      'watch to subscribe',
+      10_000,
+    );
+    return { child, out, err, exited };
+  }
+
+  it('prints each invalidation of the namespace live, with an ISO time, the origin and the keys', async () => {
+    const ns = uniqueNamespace('watch');
+    const watch = await startWatch(on(ns));
+    const app = new SyncedCache<unknown>({ namespace: ns, redis: url });
+    onTestFinished(() => app.close());
+    await waitFor(() => app.stats().bus === 'up', 'the app bus up');
+
+    await app.set('user:7', { name: 'Grace' });
+    await waitFor(() => watch.out.length >= 1, 'the first line');
+    expect(watch.out[0]).toMatch(
+      new RegExp(`^\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{3}Z invalidate origin=${app.instanceId} seq=1 lag=\\d+ms keys=\\["user:7"\\]$`),
+    );
+
+    // An invalidation made by another process: a second CLI call.
+    await ok([...on(ns), 'set', 'user:7', '{"name":"Ada"}']);
+    await waitFor(() => watch.out.length >= 2, 'the line of the CLI write');
+    expect(watch.out[1]).toMatch(/ invalidate origin=[0-9a-f-]{36} seq=1 lag=\d+ms keys=\["user:7"\]$/);
+    expect(watch.out[1]).not.toContain(app.instanceId);
+
+    await app.clear();
+    await waitFor(() => watch.out.length >= 3, 'the line of the clear');
+    expect(watch.out[2]).toMatch(/ invalidate origin=\S+ seq=2 lag=\d+ms keys=\*$/);
+    // Heartbeats are not shown by default (the app sends one every second).
+    expect(watch.out.join('\n')).not.toContain('heartbeat');
+
+    watch.child.kill('SIGTERM');
+    expect(await watch.exited).toBe(0);
+  });
+
+  it('--json prints one JSON object per message; --heartbeats includes heartbeats; foreign messages are reported on stderr', async () => {
+    const ns = uniqueNamespace('watch');
+    const watch = await startWatch(on(ns, '--json'), ['--heartbeats']);
+    const app = new SyncedCache<unknown>({ namespace: ns, redis: url, heartbeat: { interval: 100, timeout: 1_000 } });
+    onTestFinished(() => app.close());
+    await waitFor(() => app.stats().bus === 'up', 'the app bus up');
+    await app.set('a', 1);
+    const parsed = () => watch.out.map((l) => JSON.parse(l) as Record<string, unknown>);
+    await waitFor(() => parsed().some((m) => m.type === 'invalidate') && parsed().some((m) => m.type === 'heartbeat'), 'an invalidation and a heartbeat');
+    const invalidation = parsed().find((m) => m.type === 'invalidate');
+    expect(invalidation).toMatchObject({ type: 'invalidate', origin: app.instanceId, seq: 1, keys: ['a'] });
+    expect(new Date(invalidation?.time as string).toISOString()).toBe(invalidation?.time);
+    expect(typeof invalidation?.lagMs).toBe('number');
+    expect(parsed().find((m) => m.type === 'heartbeat')).toMatchObject({ origin: app.instanceId });
+
+    const { Redis } = await import('ioredis');
+    const raw = new Redis(url);
+    onTestFinished(() => raw.disconnect());
+    await raw.publish(`synced-cache:${ns}`, 'not json at all');
+    await waitFor(() => watch.err.some((l) => l.includes('ignored a message: not JSON')), 'the ignored message on stderr');
+    watch.child.kill('SIGINT');
+    expect(await watch.exited).toBe(0);
+  });
+});
+
+describe('synced-cache CLI: bad input and failures', () => {
+  it('rejects unknown commands, bad options and missing URLs with exit 2 and one line', async () => {
+    const cases: [string[], RegExp][] = [
+      [['--redis', 'redis://127.0.0.1:1', 'sett', 'a'], /unknown command 'sett'.*Did you mean set\?/],
+      [['--redis', 'redis://127.0.0.1:1', 'set', 'a', '1', '--ttl', 'soon'], /option '--ttl <duration>' argument 'soon' is invalid/],
+      [['--redis', 'redis://127.0.0.1:1', 'set', 'a', '1', '--ttl', '-5'], /argument '-5' is invalid|unknown option '-5'/],
+      [['--redis', 'redis://127.0.0.1:1', 'set', 'a', '{"broken":', '--type', 'json'], /the value is not valid JSON/],
+      [['--redis', 'redis://127.0.0.1:1', 'set', 'a'], /missing required argument 'value'/],
+      [['--redis', 'redis://127.0.0.1:1', 'get', 'a', '--bogus'], /unknown option '--bogus'/],
+      [['get', 'a'], /no store given: pass --store <uri> or --redis <url>/],
+      [['get', 'a', '--redis'], /option '--redis <url>' argument missing/],
+      [['--redis', 'http://localhost:6379', 'get', 'a'], /invalid --redis "http:\/\/localhost:6379": expected a URL starting with redis:\/\//],
+      [['--redis', 'redis://[oops', 'get', 'a'], /invalid --redis "redis:\/\/\[oops": not a valid URL/],
+      [['--store', 'mysql://localhost/db', 'get', 'a'], /invalid --store "mysql:\/\/localhost\/db": expected a URL starting with redis:\/\/, rediss:\/\/, postgres:\/\//],
+      [['--store', 'sqlite://x.db', 'watch'], /watch needs the bus: pass --redis/],
+      [['--namespace', '', '--redis', 'redis://127.0.0.1:1', 'get', 'a'], /option '-n, --namespace <name>' argument '' is invalid/],
+    ];
+    // Independent processes that connect nowhere: run side by side to keep the test short.
+    const results = await Promise.all(cases.map(([args]) => run(args)));
+    cases.forEach(([args, message], i) => {
+      const r = results[i] as Result;
+      expect({ args, code: r.code }).toEqual({ args, code: 2 });
+      expect(oneLine(r.stderr)).toMatch(message);
+      expect(r.stdout).toBe('');
+    });
+  });
+
+  it('--help works for the program and every command, with exit 0', async () => {
+    const top = await run(['--help']);
+    expect(top.code).toBe(0);
+    const commands = ['get', 'set', 'del', 'ls', 'clear', 'stats', 'watch'];
+    const helps = await Promise.all(commands.map((command) => run([command, '--help'])));
+    commands.forEach((command, i) => {
+      expect(top.stdout).toContain(`  ${command}`);
+      expect(helps[i]?.code).toBe(0);
+      expect(helps[i]?.stdout).toContain(`Usage: synced-cache ${command}`);
+    });
+    expect((await run(['set', '--help'])).stdout).toContain('--ttl <duration>');
+    expect((await run(['clear', '--help'])).stdout).toContain('--yes');
+    expect((await run(['watch', '--help'])).stdout).toContain('--heartbeats');
+    // No command at all: the help, on stderr, as a usage error.
+    const none = await run([]);
+    expect(none.code).toBe(2);
+    expect(none.stderr).toContain('Usage: synced-cache');
+  });
+
+  it('a refused connection ends at once with "cannot reach Redis at ..." and exit 1', async () => {
+    const port = await freePort();
+    for (const command of [['get', 'a'], ['set', 'a', '1'], ['ls'], ['stats'], ['watch']]) {
+      const r = await run(['--redis', `redis://127.0.0.1:${port}`, ...command]);
+      expect({ command, code: r.code }).toEqual({ command, code: 1 });
+      expect(oneLine(r.stderr)).toBe(`synced-cache: cannot reach Redis at redis://127.0.0.1:${port} (connection refused)`);
+      expect(r.ms).toBeLessThan(4_000);
+    }
+    // A password in the URL is never printed.
+    const r = await run(['--redis', `redis://user:s3cret@127.0.0.1:${port}`, 'get', 'a']);
+    expect(oneLine(r.stderr)).toBe(`synced-cache: cannot reach Redis at redis://user:***@127.0.0.1:${port} (connection refused)`);
+  });
+
+  it('a Redis that accepts connections but never answers is given up after --timeout', async () => {
+    const frozen = await startRedisServer();
+    onTestFinished(() => frozen.stop());
+    frozen.freeze();
+    for (const command of [['get', 'a'], ['set', 'a', '1']]) {
+      const r = await run(['--redis', frozen.url, '--timeout', '500', ...command]);
+      expect(r.code).toBe(1);
+      expect(oneLine(r.stderr)).toBe(`synced-cache: cannot reach Redis at ${frozen.url} (no answer within 500 ms)`);
+      expect(r.ms).toBeLessThan(5_000);
+    }
+  });
+
+  it('sqlite:// without @keyv/sqlite installed says how to install it', async () => {
+    const r = await run(['--store', 'sqlite://./cache.sqlite', 'get', 'a']);
+    expect(r.code).toBe(1);
+    expect(oneLine(r.stderr)).toBe(
+      'synced-cache: a SQLite store (sqlite://) needs the @keyv/sqlite package, which is not installed: npm install @keyv/sqlite',
+    );
+  });
+
+  it('SYNCED_CACHE_REDIS and SYNCED_CACHE_NAMESPACE stand in for the options', async () => {
+    const ns = uniqueNamespace('cli');
+    const env = { SYNCED_CACHE_REDIS: url, SYNCED_CACHE_NAMESPACE: ns };
+    expect((await run(['set', 'k', '"v"'], { env })).code).toBe(0);
+    expect(await run(['get', 'k'], { env })).toMatchObject({ code: 0, stdout: 'v\n' });
+    expect(await run([...on(ns), 'get', 'k'])).toMatchObject({ code: 0, stdout: 'v\n' });
+  });
+});
+
+describe('synced-cache CLI: PostgreSQL store', () => {
+  it('round trip with a postgres:// store and the Redis bus', async (ctx) => {
+    if (!(await tcpAnswers(5432))) ctx.skip('PostgreSQL does not answer on 127.0.0.1:5432, so the postgres:// store is not tested');
+    const ns = uniqueNamespace('pg');
+    const args = ['--redis', url, '--store', PG, '--namespace', ns];
+    const app = new SyncedCache<unknown>({ namespace: ns, redis: url });
+    onTestFinished(() => app.close());
+    await waitFor(() => app.stats().bus === 'up', 'the app bus up');
+
+    await ok([...args, 'set', 'row', '{"id":1}']);
+    expect(JSON.parse((await run([...args, 'get', 'row'])).stdout)).toEqual({ id: 1 });
+    await ok([...args, 'set', 'other', 'text']);
+    expect(await run([...args, 'ls'])).toMatchObject({ code: 0, stdout: 'other\nrow\n' });
+    expect(JSON.parse((await run([...args, '--json', 'stats'])).stdout)).toMatchObject({ store: { kind: 'PostgreSQL', keys: 2 } });
+    // The writes went over the bus: the app in this process heard both.
+    await waitFor(() => app.stats().invalidations.received === 2, 'the invalidations of the postgres writes');
+    await ok([...args, 'del', 'row']);
+    expect((await run([...args, 'get', 'row'])).code).toBe(1);
+    await ok([...args, 'clear', '--yes']);
+    expect(await run([...args, 'ls'])).toMatchObject({ code: 0, stdout: '' });
+  });
+
+  it('a refused PostgreSQL connection says so', async () => {
+    const port = await freePort();
+    const r = await run(['--store', `postgres://postgres@127.0.0.1:${port}/test`, 'get', 'a']);
+    expect(r.code).toBe(1);
+    expect(oneLine(r.stderr)).toBe(`synced-cache: cannot reach PostgreSQL at postgres://postgres@127.0.0.1:${port}/test (connection refused)`);
+  });
+});
