@@ -9,7 +9,7 @@
 // store held by the main thread.
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { MessageChannel, Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
+import { isMainThread, MessageChannel, parentPort, Worker, workerData } from 'node:worker_threads';
 
 const self = fileURLToPath(import.meta.url);
 const KEYS = Array.from({ length: 20 }, (_, i) => `user:${i}`);
@@ -51,12 +51,15 @@ async function participant({ index, mode, redisUrl, storePort }, send) {
     }
   })();
   // Each participant rewrites one random user every ~700 ms, staggered.
-  const writes = setInterval(async () => {
-    const key = KEYS[Math.floor(Math.random() * KEYS.length)];
-    const value = { name: key, version: ++version, by: `P${index}` };
-    await cache.set(key, value);
-    send({ type: 'wrote', index, key, version: value.version });
-  }, 700 + index * 90);
+  const writes = setInterval(
+    async () => {
+      const key = KEYS[Math.floor(Math.random() * KEYS.length)];
+      const value = { name: key, version: ++version, by: `P${index}` };
+      await cache.set(key, value);
+      send({ type: 'wrote', index, key, version: value.version });
+    },
+    700 + index * 90,
+  );
   const report = setInterval(() => {
     send({ type: 'stats', index, stats: cache.stats(), invalidated: seen.splice(0).slice(-3) });
   }, 500);
@@ -112,7 +115,8 @@ function serveMap(port, map) {
 // ---------------------------------------------------------------- the coordinator
 
 async function chooseBus() {
-  if (process.env.REDIS_URL) return { mode: 'redis', redisUrl: process.env.REDIS_URL, note: `Redis at ${process.env.REDIS_URL} (REDIS_URL)` };
+  if (process.env.REDIS_URL)
+    return { mode: 'redis', redisUrl: process.env.REDIS_URL, note: `Redis at ${process.env.REDIS_URL} (REDIS_URL)` };
   const { hasRedisServer, startRedisServer } = await import('../scripts/redis-server.mjs');
   if (hasRedisServer()) {
     const server = await startRedisServer();
@@ -161,11 +165,24 @@ async function main() {
       serveMap(port1, store);
       const worker = new Worker(self, { workerData: { index, mode: 'threads', storePort: port2 }, transferList: [port2] });
       worker.on('message', onMessage);
-      participants.push({ stop: () => new Promise((resolve) => { worker.once('exit', resolve); worker.postMessage('stop'); }), port1 });
+      participants.push({
+        stop: () =>
+          new Promise((resolve) => {
+            worker.once('exit', resolve);
+            worker.postMessage('stop');
+          }),
+        port1,
+      });
     } else {
       const child = fork(self, ['--participant', JSON.stringify({ index, mode: 'redis', redisUrl: bus.redisUrl })]);
       child.on('message', onMessage);
-      participants.push({ stop: () => new Promise((resolve) => { child.once('exit', resolve); child.send('stop'); }) });
+      participants.push({
+        stop: () =>
+          new Promise((resolve) => {
+            child.once('exit', resolve);
+            child.send('stop');
+          }),
+      });
     }
   }
   const timer = setInterval(() => render(rows, log, seconds, bus.note), 500);

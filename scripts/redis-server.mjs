@@ -1,8 +1,8 @@
 // A redis-server of our own on a free loopback port, for tests, benchmarks and the example.
 // Tests must be able to kill, freeze (SIGSTOP) and restart it, so it is never the machine's
 // shared Redis on 6379, and we only ever signal the pid we started.
-import { spawn, execFileSync } from 'node:child_process';
-import { createServer, connect } from 'node:net';
+import { execFileSync, spawn } from 'node:child_process';
+import { connect, createServer } from 'node:net';
 
 /** True when a redis-server binary is on PATH. */
 export function hasRedisServer() {

@@ -1,19 +1,18 @@
 export { BroadcastChannelTransport } from './bus/broadcast-transport.js';
+export type { BusStatus } from './bus/bus.js';
+export type { BusMessage, HeartbeatMessage, InvalidateMessage } from './bus/messages.js';
 export { channelFor, decodeMessage, encodeMessage, MessageType, PROTOCOL_VERSION } from './bus/messages.js';
+export type { RedisTransportTarget } from './bus/redis-transport.js';
 export { RedisTransport } from './bus/redis-transport.js';
+export type { BusTransport, TransportConnection, TransportHandlers } from './bus/transport.js';
+export type { Clock } from './clock.js';
 export { systemClock } from './clock.js';
 export { DIAGNOSTICS_CHANNELS } from './diagnostics.js';
 export { BusError, CacheClosedError, ErrorCodes, InvalidMessageError, StoreError, SyncedCacheError } from './errors.js';
-export { DEFAULTS } from './options.js';
 export { SyncedKeyvStore } from './keyv-store.js';
-export { SyncedCache } from './synced-cache.js';
-
-export type { BusStatus } from './bus/bus.js';
-export type { BusMessage, HeartbeatMessage, InvalidateMessage } from './bus/messages.js';
-export type { RedisTransportTarget } from './bus/redis-transport.js';
-export type { BusTransport, TransportConnection, TransportHandlers } from './bus/transport.js';
-export type { Clock } from './clock.js';
 export type { HeartbeatOptions, MemoryOptions, RedisOption, StoreOption, SyncedCacheOptions } from './options.js';
+export { DEFAULTS } from './options.js';
+export { SyncedCache } from './synced-cache.js';
 export type {
   BusDownEvent,
   BusState,

@@ -12,15 +12,19 @@ export interface MemoryTierOptions {
  * The in-process tier (L1): a facade over `lru-cache` that never lets an entry outlive its store copy.
  * Values are kept by reference; `null` is a value like any other (lru-cache only refuses `undefined`).
  */
+// lru-cache refuses undefined and nullish value types; we keep any non-undefined value.
+// biome-ignore lint/complexity/noBannedTypes: lru-cache's own value bound is `{}`.
+type Stored = {};
+
 export class MemoryTier<V> {
-  readonly #lru: LRUCache<string, {}>;
+  readonly #lru: LRUCache<string, Stored>;
   readonly #ttlCap: number | undefined;
   readonly #sized: boolean;
 
   constructor(options: MemoryTierOptions) {
     this.#ttlCap = options.ttl;
     this.#sized = options.maxSize !== undefined;
-    this.#lru = new LRUCache<string, {}>({
+    this.#lru = new LRUCache<string, Stored>({
       max: options.max,
       ...(options.maxSize === undefined ? {} : { maxSize: options.maxSize }),
       perf: options.clock,
@@ -62,7 +66,7 @@ export class MemoryTier<V> {
       this.#lru.delete(key);
       return;
     }
-    this.#lru.set(key, value as {}, { ttl: ttl ?? 0, ...(this.#sized ? { size: Math.max(1, size) } : {}) });
+    this.#lru.set(key, value as Stored, { ttl: ttl ?? 0, ...(this.#sized ? { size: Math.max(1, size) } : {}) });
   }
 
   delete(key: string): void {

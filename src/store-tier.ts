@@ -171,7 +171,11 @@ export class StoreTier<V> {
     try {
       results = await this.keyv.setMany(entries.map((e) => ({ key: e.key, value: e.value, ttl: e.ttl ?? 0 })));
     } catch (error) {
-      throw new StoreError('setMany', entries.map((e) => e.key), error);
+      throw new StoreError(
+        'setMany',
+        entries.map((e) => e.key),
+        error,
+      );
     }
     // Some adapters' setMany (@keyv/redis) resolve to nothing; only an explicit false is a failure.
     if (!Array.isArray(results)) return;

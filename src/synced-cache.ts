@@ -258,10 +258,17 @@ export class SyncedCache<V = unknown> extends EventEmitter<SyncedCacheEvents> {
     if (this.#closing !== undefined) throw new CacheClosedError('setMany');
     const prepared: { k: string; key: string; value: V; ttl: number | undefined; memo: { value: V; size: number } }[] = [];
     for (const entry of entries) {
-      if (typeof entry !== 'object' || entry === null) throw new TypeError('synced-cache: setMany: each entry must be an object { key, value, ttl? }');
+      if (typeof entry !== 'object' || entry === null)
+        throw new TypeError('synced-cache: setMany: each entry must be an object { key, value, ttl? }');
       checkKey(entry.key, 'setMany');
       const ttl = this.#ttlFor(entry.ttl, entry.key);
-      prepared.push({ k: this.#canon(entry.key), key: entry.key, value: entry.value, ttl, memo: await this.#prepare(entry.key, entry.value) });
+      prepared.push({
+        k: this.#canon(entry.key),
+        key: entry.key,
+        value: entry.value,
+        ttl,
+        memo: await this.#prepare(entry.key, entry.value),
+      });
     }
     if (prepared.length === 0) return;
     const now = Date.now();
@@ -363,7 +370,11 @@ export class SyncedCache<V = unknown> extends EventEmitter<SyncedCacheEvents> {
    * share the call), stores what it returns and returns it. A loader result of `undefined` is returned
    * but not stored. Rejects if the loader or the store fails.
    */
-  async getOrSet(key: string, loader: (key: string) => V | undefined | Promise<V | undefined>, options?: SetOptions): Promise<V | undefined> {
+  async getOrSet(
+    key: string,
+    loader: (key: string) => V | undefined | Promise<V | undefined>,
+    options?: SetOptions,
+  ): Promise<V | undefined> {
     checkKey(key, 'getOrSet');
     if (typeof loader !== 'function') throw new TypeError('synced-cache: getOrSet: loader must be a function');
     if (options?.ttl !== undefined) this.#ttlFor(options.ttl, key);
@@ -382,7 +393,11 @@ export class SyncedCache<V = unknown> extends EventEmitter<SyncedCacheEvents> {
     return loading;
   }
 
-  async #runLoader(key: string, loader: (key: string) => V | undefined | Promise<V | undefined>, options: SetOptions | undefined): Promise<V | undefined> {
+  async #runLoader(
+    key: string,
+    loader: (key: string) => V | undefined | Promise<V | undefined>,
+    options: SetOptions | undefined,
+  ): Promise<V | undefined> {
     const value = await loader(key);
     if (value === undefined) return undefined;
     await this.set(key, value, options);
@@ -481,7 +496,13 @@ export class SyncedCache<V = unknown> extends EventEmitter<SyncedCacheEvents> {
 
   #traceWrite(operation: 'set' | 'delete' | 'clear', keys: readonly string[] | '*', began: number, error: unknown): void {
     if (!channels.write.hasSubscribers || began === 0) return;
-    channels.write.publish({ namespace: this.namespace, operation, keys, durationMs: performance.now() - began, ...(error === undefined ? {} : { error }) });
+    channels.write.publish({
+      namespace: this.namespace,
+      operation,
+      keys,
+      durationMs: performance.now() - began,
+      ...(error === undefined ? {} : { error }),
+    });
   }
 
   #applyInvalidation(keys: readonly string[] | '*', origin: string): void {
@@ -495,7 +516,8 @@ export class SyncedCache<V = unknown> extends EventEmitter<SyncedCacheEvents> {
       }
     }
     if (this.#listening.invalidate) this.emit('invalidate', { keys, origin });
-    if (channels.invalidate.hasSubscribers) channels.invalidate.publish({ namespace: this.namespace, instanceId: this.instanceId, origin, keys });
+    if (channels.invalidate.hasSubscribers)
+      channels.invalidate.publish({ namespace: this.namespace, instanceId: this.instanceId, origin, keys });
   }
 
   #flush(cause: 'reconnect' | 'gap' | 'clear'): void {
@@ -507,7 +529,13 @@ export class SyncedCache<V = unknown> extends EventEmitter<SyncedCacheEvents> {
 
   #busStatus(status: BusStatus, previous: BusStatus, reason: Error | undefined): void {
     if (channels.bus.hasSubscribers) {
-      channels.bus.publish({ namespace: this.namespace, instanceId: this.instanceId, status, previous, ...(reason === undefined ? {} : { reason }) });
+      channels.bus.publish({
+        namespace: this.namespace,
+        instanceId: this.instanceId,
+        status,
+        previous,
+        ...(reason === undefined ? {} : { reason }),
+      });
     }
     if (status === 'up') {
       // Anything may have been missed while we were not subscribed: start from an empty memory.

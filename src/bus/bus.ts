@@ -190,7 +190,13 @@ export class Bus {
     });
     if (byteLength(payload, this.#options.maxMessageBytes) > this.#options.maxMessageBytes) {
       // Too many keys for one message: receivers drop everything instead, which is always safe.
-      payload = encodeMessage(this.#options.namespace, { type: MessageType.Invalidate, origin: this.id, seq, sentAt: Date.now(), keys: '*' });
+      payload = encodeMessage(this.#options.namespace, {
+        type: MessageType.Invalidate,
+        origin: this.id,
+        seq,
+        sentAt: Date.now(),
+        keys: '*',
+      });
     }
     this.#withTimeout(this.#connection.publish(payload)).then(
       () => {

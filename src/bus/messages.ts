@@ -41,7 +41,15 @@ export function channelFor(namespace: string): string {
 /** Encodes a message for `namespace`. */
 export function encodeMessage(namespace: string, message: BusMessage): string {
   if (message.type === MessageType.Invalidate) {
-    return JSON.stringify({ v: PROTOCOL_VERSION, ns: namespace, t: message.type, o: message.origin, q: message.seq, ts: message.sentAt, k: message.keys });
+    return JSON.stringify({
+      v: PROTOCOL_VERSION,
+      ns: namespace,
+      t: message.type,
+      o: message.origin,
+      q: message.seq,
+      ts: message.sentAt,
+      k: message.keys,
+    });
   }
   return JSON.stringify({
     v: PROTOCOL_VERSION,

@@ -14,7 +14,13 @@ describe('the Redis bus', () => {
   function pair(options: { namespace?: string; urlA?: string; maxPendingKeys?: number } = {}) {
     const namespace = options.namespace ?? uniqueNamespace();
     const store = new Map();
-    const a = makeCache<unknown>({ namespace, store, redis: options.urlA ?? redis.url, heartbeat: fast, maxPendingKeys: options.maxPendingKeys });
+    const a = makeCache<unknown>({
+      namespace,
+      store,
+      redis: options.urlA ?? redis.url,
+      heartbeat: fast,
+      maxPendingKeys: options.maxPendingKeys,
+    });
     const b = makeCache<unknown>({ namespace, store, redis: redis.url, heartbeat: fast });
     return { a, b, namespace };
   }

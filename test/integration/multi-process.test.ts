@@ -23,7 +23,9 @@ describe('coherence across real processes', () => {
       await Promise.all(started.map((w) => w.call('close').catch(() => {})));
       await Promise.all(started.map((w) => w.kill()));
     });
-    await Promise.all(started.map((w) => w.call('init', { namespace, redisUrl: redis.url, heartbeat: { interval: 200, timeout: 400 }, jitterMs })));
+    await Promise.all(
+      started.map((w) => w.call('init', { namespace, redisUrl: redis.url, heartbeat: { interval: 200, timeout: 400 }, jitterMs })),
+    );
     return started;
   }
 
@@ -35,7 +37,7 @@ describe('coherence across real processes', () => {
 
   const stats = (w: Worker) => w.call<SyncedCacheStats>('stats');
 
-  it('after set() resolves in A, B\'s next get() once B has the message returns the new value', async () => {
+  it("after set() resolves in A, B's next get() once B has the message returns the new value", async () => {
     const namespace = uniqueNamespace('mp');
     const [a, b] = (await workers(2, namespace)) as [Worker, Worker];
     await a.call('set', { key: 'k', value: { v: 1 } });
@@ -54,7 +56,7 @@ describe('coherence across real processes', () => {
     expect(lag.p50).toBeLessThan(50);
   });
 
-  it('a read in flight in B when A\'s invalidation reaches B returns the old value but does not keep it', async () => {
+  it("a read in flight in B when A's invalidation reaches B returns the old value but does not keep it", async () => {
     const namespace = uniqueNamespace('mp');
     const [a, b] = (await workers(2, namespace)) as [Worker, Worker];
     await a.call('set', { key: 'k', value: 'old' });
@@ -78,7 +80,10 @@ describe('coherence across real processes', () => {
     const [other] = (await workers(1, otherNamespace)) as [Worker];
     await a.call('set', { key: 'k', value: 1 });
     await other.call('set', { key: 'k', value: 'other' });
-    await waitFor(async () => (await stats(b)).invalidations.received === 1 && (await stats(c)).invalidations.received === 1, 'B and C to receive');
+    await waitFor(
+      async () => (await stats(b)).invalidations.received === 1 && (await stats(c)).invalidations.received === 1,
+      'B and C to receive',
+    );
     for (const w of [b, c]) expect(await w.call('get', { key: 'k' })).toBe(1);
     expect(await other.call('get', { key: 'k' })).toBe('other');
     await a.call('clear');
@@ -101,7 +106,9 @@ describe('coherence across real processes', () => {
     // Every end of a burst is a fresh chance for a late read to leave a stale copy behind, so the
     // load comes in several bursts, each followed by the check.
     for (let round = 0; round < 5; round++) {
-      const counts = await Promise.all(ws.map((w, i) => w.call<Record<string, number>>('randomLoad', { keys, durationMs: 600, loops: 8, writer: i })));
+      const counts = await Promise.all(
+        ws.map((w, i) => w.call<Record<string, number>>('randomLoad', { keys, durationMs: 600, loops: 8, writer: i })),
+      );
       for (const c of counts) {
         expect(c.errors).toBe(0);
         expect(c.set).toBeGreaterThan(10);

@@ -1,7 +1,6 @@
 import { connect } from 'node:net';
 import KeyvPostgres from '@keyv/postgres';
 import KeyvRedis from '@keyv/redis';
-import Keyv from 'keyv';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StoreError, SyncedCache } from '../../src/index.js';
 import { uniqueNamespace } from '../helpers/factory.js';

@@ -26,7 +26,7 @@ async function twoCaches(namespace = uniqueNamespace()) {
 }
 
 describe('invalidation between instances', () => {
-  it('a write in one instance drops the key from the other\'s memory, which then reads the new value', async () => {
+  it("a write in one instance drops the key from the other's memory, which then reads the new value", async () => {
     const { a, b } = await twoCaches();
     await a.set('k', 1);
     await waitFor(() => b.stats().invalidations.received === 1, 'the first invalidation');
@@ -82,7 +82,7 @@ describe('invalidation between instances', () => {
     }
   });
 
-  it('clear empties every instance\'s memory in the namespace, and no other namespace', async () => {
+  it("clear empties every instance's memory in the namespace, and no other namespace", async () => {
     const { a, b } = await twoCaches();
     const other = await twoCaches();
     await a.set('k', 1);
@@ -167,7 +167,7 @@ describe('lost messages are noticed by their sequence numbers', () => {
   const heartbeat = (namespace: string, seq: number) =>
     encodeMessage(namespace, { type: MessageType.Heartbeat, origin: 'peer-1', seq, nonce: 1, sentAt: Date.now() });
 
-  it('a gap in a sender\'s invalidations drops the whole memory tier', async () => {
+  it("a gap in a sender's invalidations drops the whole memory tier", async () => {
     const { a, namespace } = await twoCaches();
     const peer = rawPeer(namespace);
     try {

@@ -122,7 +122,12 @@ describe('bad values change nothing', () => {
     expect(store.calls.set).toBe(writes);
     expect(await cache.get('k')).toBe('before');
     expect(cache.stats().hits.memory).toBe(1);
-    await expect(cache.setMany([{ key: 'z', value: 1 }, { key: 'k', value: value as never }])).rejects.toThrow(TypeError);
+    await expect(
+      cache.setMany([
+        { key: 'z', value: 1 },
+        { key: 'k', value: value as never },
+      ]),
+    ).rejects.toThrow(TypeError);
     expect(await cache.keyv.get('z')).toBeUndefined();
   });
 
@@ -158,7 +163,7 @@ describe('Keyv interoperability', () => {
     expect(plain.throwOnErrors).toBe(false);
   });
 
-  it('keeps a memory copy equal to what the store gives back, not the caller\'s object', async () => {
+  it("keeps a memory copy equal to what the store gives back, not the caller's object", async () => {
     const cache = makeCache<{ when: unknown; tags: string[] }>();
     const value = { when: new Date(0), tags: ['a'] };
     await cache.set('k', value);
@@ -254,7 +259,9 @@ describe('store failures surface', () => {
     const store = new ControlledStore();
     store.set = async () => false;
     const cache = makeCache({ store });
-    await expect(cache.set('k', 1)).rejects.toThrow(/store set for key "k" failed: the store adapter reported that the write was not applied/);
+    await expect(cache.set('k', 1)).rejects.toThrow(
+      /store set for key "k" failed: the store adapter reported that the write was not applied/,
+    );
     expect(cache.stats().memorySize).toBe(0);
   });
 });

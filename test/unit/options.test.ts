@@ -10,7 +10,11 @@ describe('options are validated at construction', () => {
     [{ memory: { max: 1.5 } }, RangeError, /option "memory.max" must be a whole number, got 1.5/],
     [{ memory: { ttl: -5 } }, RangeError, /option "memory.ttl" must be a finite number/],
     [{ memory: { maxSize: -1 } }, RangeError, /option "memory.maxSize" must be a finite number > 0/],
-    [{ redis: 'http://127.0.0.1:6379' }, TypeError, /option "redis" must be a URL starting with redis:\/\/, rediss:\/\/ or unix:\/\/, got "http:\/\/127.0.0.1:6379"/],
+    [
+      { redis: 'http://127.0.0.1:6379' },
+      TypeError,
+      /option "redis" must be a URL starting with redis:\/\/, rediss:\/\/ or unix:\/\/, got "http:\/\/127.0.0.1:6379"/,
+    ],
     [{ redis: 'redis://exa mple:notaport' }, TypeError, /option "redis" is not a valid URL/],
     [{ redis: 42 }, TypeError, /option "redis" must be a Redis URL, ioredis options, or an ioredis client, got 42/],
     [{ namespace: '' }, TypeError, /option "namespace" must be a non-empty string, got ""/],

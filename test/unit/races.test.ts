@@ -152,7 +152,7 @@ describe('local races (one process: no message arrives, fences alone must hold)'
 });
 
 describe('remote races (two instances on an in-process bus)', () => {
-  it('a read in flight when another instance\'s invalidation arrives returns the old value but does not cache it', async () => {
+  it("a read in flight when another instance's invalidation arrives returns the old value but does not cache it", async () => {
     const namespace = uniqueNamespace();
     const shared = new Map<string, unknown>();
     const storeB = new ControlledStore(shared);

@@ -1,0 +1,40 @@
+import { describe, expectTypeOf, it } from 'vitest';
+import type {
+  BusTransport,
+  HitEvent,
+  InvalidateEvent,
+  StoreError,
+  SyncedCache,
+  SyncedCacheError,
+  SyncedCacheOptions,
+  SyncedCacheStats,
+} from '../../src/index.js';
+
+// Checked by `tsc --noEmit` (part of `npm test`); at run time these assertions are no-ops.
+describe('public types', () => {
+  it('types values, events, stats and options', () => {
+    interface User {
+      id: number;
+    }
+    // Never called: the body is only type-checked.
+    const check = (cache: SyncedCache<User>) => {
+      expectTypeOf(cache.get('k')).toEqualTypeOf<Promise<User | undefined>>();
+      expectTypeOf(cache.getMany(['a'])).toEqualTypeOf<Promise<(User | undefined)[]>>();
+      expectTypeOf(cache.set).parameter(1).toEqualTypeOf<User>();
+      expectTypeOf(cache.getOrSet('k', async () => ({ id: 1 }))).toEqualTypeOf<Promise<User | undefined>>();
+      expectTypeOf(cache.stats()).toEqualTypeOf<SyncedCacheStats>();
+      expectTypeOf<SyncedCacheStats['bus']>().toEqualTypeOf<'up' | 'down' | 'off'>();
+      cache.on('hit', (event) => expectTypeOf(event).toEqualTypeOf<HitEvent>());
+      cache.on('invalidate', (event) => expectTypeOf(event).toEqualTypeOf<InvalidateEvent>());
+      cache.on('error', (error) => expectTypeOf(error).toEqualTypeOf<Error>());
+      expectTypeOf<SyncedCacheOptions['ttl']>().toEqualTypeOf<number | undefined>();
+      expectTypeOf<SyncedCacheOptions['transport']>().toEqualTypeOf<BusTransport | undefined>();
+      expectTypeOf<StoreError>().toMatchTypeOf<SyncedCacheError>();
+      // @ts-expect-error: values are typed
+      void cache.set('k', 'not a user');
+      // @ts-expect-error: unknown events are refused
+      cache.on('nope', () => {});
+    };
+    expectTypeOf(check).parameter(0).toEqualTypeOf<SyncedCache<User>>();
+  });
+});
