@@ -44,7 +44,7 @@ async function stop(child: ChildProcess): Promise<number | null> {
 
 describe('examples/express-app.mjs', () => {
   it.skipIf(!hasRedisServer())('starts a private redis-server, serves a user, and shuts down cleanly', async () => {
-    const env = { ...process.env };
+    const env: NodeJS.ProcessEnv = { ...process.env };
     delete env.REDIS_URL;
     const { child, base, output } = await startExample(env);
     expect(output()).toMatch(/a private redis-server at redis:\/\/127\.0\.0\.1:\d+/);
@@ -59,7 +59,7 @@ describe('examples/express-app.mjs', () => {
     // An empty PATH directory: node itself is started by absolute path, redis-server cannot be found.
     const empty = mkdtempSync(join(tmpdir(), 'no-redis-'));
     onTestFinished(() => rmSync(empty, { recursive: true, force: true }));
-    const env = { ...process.env, PATH: empty };
+    const env: NodeJS.ProcessEnv = { ...process.env, PATH: empty };
     delete env.REDIS_URL;
     const { child, base, output } = await startExample(env);
     expect(output()).toMatch(/memory only, no bus/);
