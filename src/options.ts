@@ -92,7 +92,7 @@ export interface SyncedCacheOptions {
    * @default heartbeat.timeout
    */
   publishTimeout?: number;
-  /** Time source for memory-tier lifetimes. @default performance */
+  /** Time source for memory-tier lifetimes and heartbeat ages, in ms. @default performance */
   clock?: Clock;
 }
 

@@ -83,6 +83,7 @@ export class SyncedCache<V = unknown> extends EventEmitter<SyncedCacheEvents> {
           maxPendingKeys: resolved.maxPendingKeys,
           maxMessageBytes: resolved.maxMessageBytes,
           publishTimeout: resolved.publishTimeout,
+          clock: resolved.clock,
         },
         {
           invalidate: (keys, origin) => this.#applyInvalidation(keys, origin),
