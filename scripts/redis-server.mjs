@@ -72,8 +72,18 @@ export async function startRedisServer(options = {}) {
       { stdio: 'ignore' },
     );
     const c = child;
+    const spawnFailed = new Promise((_, reject) =>
+      c.once('error', (error) =>
+        reject(
+          error.code === 'ENOENT'
+            ? new Error('redis-server is not on PATH: install it (Debian/Ubuntu: apt-get install -y redis-server; macOS: brew install redis)')
+            : error,
+        ),
+      ),
+    );
     const exited = new Promise((resolve) => c.once('exit', resolve));
     await Promise.race([
+      spawnFailed,
       waitUntil(() => canConnect(port), 10_000, `redis-server on port ${port}`),
       exited.then(() => {
         throw new Error(`redis-server on port ${port} exited at start`);
