@@ -199,6 +199,33 @@ describe('cacheResponses: what is cached and how a hit looks', () => {
     }
   });
 
+  it('sees headers passed to res.writeHead: stores them, and refuses a Set-Cookie given there', async () => {
+    const cache = newCache();
+    const { base, calls } = await serve((app, count) => {
+      app.get('/head-plain', cacheResponses(cache), (req, res) => {
+        count(req);
+        res.writeHead(200, { 'Content-Type': 'text/csv', 'X-From-WriteHead': 'yes' });
+        res.end('a,b');
+      });
+      app.get('/head-cookie', cacheResponses(cache), (req, res) => {
+        count(req);
+        res.writeHead(200, { 'Content-Type': 'text/plain', 'Set-Cookie': 'sid=1' });
+        res.end('mine');
+      });
+    });
+    await get(`${base}/head-plain`);
+    const hit = await get(`${base}/head-plain`);
+    expect([hit.res.headers.get('x-cache'), hit.res.headers.get('content-type'), hit.res.headers.get('x-from-writehead')]).toEqual([
+      'HIT',
+      'text/csv',
+      'yes',
+    ]);
+    await get(`${base}/head-cookie`);
+    const again = await get(`${base}/head-cookie`);
+    expect(again.res.headers.get('x-cache')).toBe('MISS');
+    expect(calls.get('/head-cookie')).toBe(2);
+  });
+
   it('caches a streamed body up to maxBodyBytes; a longer stream is sent whole but not cached', async () => {
     const cache = newCache();
     const chunk = Buffer.alloc(1024, 0x61);
