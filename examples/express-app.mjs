@@ -6,8 +6,9 @@
 // Bus and store: REDIS_URL if set; else a private redis-server if one is on PATH; else memory only, no bus.
 // Start it twice (PORT=3001 in the second shell, and the same REDIS_URL) to see one process's update
 // invalidate the other's memory.
-import express from 'express';
+
 import KeyvRedis from '@keyv/redis';
+import express from 'express';
 import { Keyv } from 'keyv';
 import { SyncedCache } from 'synced-cache';
 import { cacheResponses, responseCacheKey } from 'synced-cache/express';
@@ -45,7 +46,9 @@ else if (hasRedisServer()) {
 }
 
 const cache = new SyncedCache(
-  redisUrl ? { namespace: 'example', store: new Keyv(new KeyvRedis(redisUrl), { namespace: 'example' }), redis: redisUrl } : { namespace: 'example' },
+  redisUrl
+    ? { namespace: 'example', store: new Keyv(new KeyvRedis(redisUrl), { namespace: 'example' }), redis: redisUrl }
+    : { namespace: 'example' },
 );
 cache.on('error', (error) => console.error(`cache: ${error.message}`));
 

@@ -165,7 +165,13 @@ function storable(res: Response, statuses: ReadonlySet<number>): boolean {
   if (cc !== undefined && UNCACHEABLE_DIRECTIVE.test(Array.isArray(cc) ? cc.join(',') : String(cc))) return false;
   const vary = res.getHeader('vary');
   // `Vary: *` says no two requests get the same answer.
-  if (vary !== undefined && String(vary).split(',').some((v) => v.trim() === '*')) return false;
+  if (
+    vary !== undefined &&
+    String(vary)
+      .split(',')
+      .some((v) => v.trim() === '*')
+  )
+    return false;
   return true;
 }
 
@@ -313,7 +319,11 @@ export function cacheResponses(cache: SyncedCache<unknown>, options: ResponseCac
       key = result.key;
       allowAuthorization = result.allowAuthorization === true;
     } else {
-      next(new TypeError(`synced-cache/express: the key function must return a string, { key, allowAuthorization } or undefined, got ${describe(result)}`));
+      next(
+        new TypeError(
+          `synced-cache/express: the key function must return a string, { key, allowAuthorization } or undefined, got ${describe(result)}`,
+        ),
+      );
       return;
     }
     if (key.length === 0) {
@@ -333,27 +343,29 @@ export function cacheResponses(cache: SyncedCache<unknown>, options: ResponseCac
       }
     };
 
-    cache.get(key).then(
-      (value) => {
-        if (isCachedResponse(value)) {
-          serveHit(req, res, value);
-          return;
-        }
-        res.setHeader('X-Cache', 'MISS');
-        if (req.method === 'GET') capture(res, (entry) => cache.set(key, entry, setOptions), resolved, report);
-        next();
-      },
-      (error: unknown) => {
-        try {
-          resolved.onError?.(error, req);
-        } catch (thrown) {
-          next(thrown);
-          return;
-        }
-        res.setHeader('X-Cache', 'MISS');
-        next();
-      },
-    )
+    cache
+      .get(key)
+      .then(
+        (value) => {
+          if (isCachedResponse(value)) {
+            serveHit(req, res, value);
+            return;
+          }
+          res.setHeader('X-Cache', 'MISS');
+          if (req.method === 'GET') capture(res, (entry) => cache.set(key, entry, setOptions), resolved, report);
+          next();
+        },
+        (error: unknown) => {
+          try {
+            resolved.onError?.(error, req);
+          } catch (thrown) {
+            next(thrown);
+            return;
+          }
+          res.setHeader('X-Cache', 'MISS');
+          next();
+        },
+      )
       // Only a throw while sending a hit lands here (e.g. a stored header Node refuses).
       .catch(next);
   };

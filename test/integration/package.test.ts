@@ -69,7 +69,8 @@ const expressRoundTrip = `
 `;
 
 const prelude = {
-  cjs: (body: string) => `const load = async (m) => require(m); (async () => { ${body} })().catch((e) => { console.error(e); process.exit(1); });`,
+  cjs: (body: string) =>
+    `const load = async (m) => require(m); (async () => { ${body} })().catch((e) => { console.error(e); process.exit(1); });`,
   esm: (body: string) => `const load = (m) => import(m); ${body}`,
 };
 
@@ -107,7 +108,10 @@ describe('the built package loads through its name in CommonJS and ESM', () => {
     it.skipIf(sessionKeys.length === 0)(
       `${kind}: synced-cache/session exports its store (skipped while src/session.ts is still a placeholder exporting nothing)`,
       async () => {
-        const keys = (await node(kind, prelude[kind]("console.log(JSON.stringify(Object.keys(await load('synced-cache/session'))));"))) as string[];
+        const keys = (await node(
+          kind,
+          prelude[kind]("console.log(JSON.stringify(Object.keys(await load('synced-cache/session'))));"),
+        )) as string[];
         expect(keys.length).toBeGreaterThan(0);
         expect(keys).toEqual(sessionKeys);
       },
@@ -162,7 +166,9 @@ describe('what npm would publish', () => {
     ]) {
       expect(files, `missing ${required}`).toContain(required);
     }
-    const forbidden = files.filter((f) => /^(?:test|src|bench|examples|scripts|\.ci|node_modules)\//.test(f) || /\.test\.|\.spec\./.test(f) || f.endsWith('.tgz'));
+    const forbidden = files.filter(
+      (f) => /^(?:test|src|bench|examples|scripts|\.ci|node_modules)\//.test(f) || /\.test\.|\.spec\./.test(f) || f.endsWith('.tgz'),
+    );
     expect(forbidden).toEqual([]);
   });
 
