@@ -72,15 +72,24 @@ export async function startRedisCluster(options = {}) {
     const child = spawn(
       'redis-server',
       [
-        '--port', String(port),
-        '--bind', '127.0.0.1',
-        '--protected-mode', 'no',
-        '--cluster-enabled', 'yes',
-        '--cluster-config-file', join(dir, `nodes-${port}.conf`),
-        '--cluster-node-timeout', String(nodeTimeout),
-        '--dir', dir,
-        '--save', '',
-        '--appendonly', 'no',
+        '--port',
+        String(port),
+        '--bind',
+        '127.0.0.1',
+        '--protected-mode',
+        'no',
+        '--cluster-enabled',
+        'yes',
+        '--cluster-config-file',
+        join(dir, `nodes-${port}.conf`),
+        '--cluster-node-timeout',
+        String(nodeTimeout),
+        '--dir',
+        dir,
+        '--save',
+        '',
+        '--appendonly',
+        'no',
       ],
       { stdio: 'ignore' },
     );
@@ -108,7 +117,11 @@ export async function startRedisCluster(options = {}) {
   }
 
   async function waitForOk(timeoutMs = 20_000) {
-    await waitUntil(async () => (await Promise.all([...children.keys()].map(stateOk))).every(Boolean), timeoutMs, 'cluster_state:ok on every node');
+    await waitUntil(
+      async () => (await Promise.all([...children.keys()].map(stateOk))).every(Boolean),
+      timeoutMs,
+      'cluster_state:ok on every node',
+    );
   }
 
   try {

@@ -75,7 +75,9 @@ function redact(raw: string): string {
 function parseUrl(raw: string, option: string, schemes: readonly string[]): URL {
   const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(raw)?.[1]?.toLowerCase();
   if (scheme === undefined || !schemes.includes(scheme)) {
-    throw usage(`invalid ${option} ${JSON.stringify(redact(raw))}: expected a URL starting with ${schemes.map((s) => `${s}://`).join(', ')}`);
+    throw usage(
+      `invalid ${option} ${JSON.stringify(redact(raw))}: expected a URL starting with ${schemes.map((s) => `${s}://`).join(', ')}`,
+    );
   }
   try {
     return new URL(raw);
@@ -116,7 +118,9 @@ async function importAdapter(spec: StoreSpec): Promise<AdapterClass> {
   } catch (error) {
     const e = error as NodeJS.ErrnoException;
     if ((e.code === 'ERR_MODULE_NOT_FOUND' || e.code === 'MODULE_NOT_FOUND') && e.message.includes(`'${spec.pkg}'`)) {
-      throw new CliError(`a ${spec.kind} store (${spec.uri.split(':')[0]}://) needs the ${spec.pkg} package, which is not installed: npm install ${spec.pkg}`);
+      throw new CliError(
+        `a ${spec.kind} store (${spec.uri.split(':')[0]}://) needs the ${spec.pkg} package, which is not installed: npm install ${spec.pkg}`,
+      );
     }
     throw error;
   }
@@ -602,9 +606,16 @@ function buildProgram(setExit: (code: number) => void): Command {
         'SYNCED_CACHE_STORE',
       ),
     )
-    .addOption(new Option('-n, --namespace <name>', 'the cache namespace').env('SYNCED_CACHE_NAMESPACE').default('default').argParser(parseNamespace))
+    .addOption(
+      new Option('-n, --namespace <name>', 'the cache namespace')
+        .env('SYNCED_CACHE_NAMESPACE')
+        .default('default')
+        .argParser(parseNamespace),
+    )
     .option('--json', 'machine-readable output (one JSON value per line)')
-    .addOption(new Option('--timeout <ms>', 'how long to wait for a connection or an answer').default(5_000).argParser(parsePositiveDuration))
+    .addOption(
+      new Option('--timeout <ms>', 'how long to wait for a connection or an answer').default(5_000).argParser(parsePositiveDuration),
+    )
     .showSuggestionAfterError(true)
     .addHelpText(
       'after',
@@ -633,7 +644,9 @@ Examples:
     .description('store a value (parsed as JSON, else kept as a string) and tell every process to drop its copy')
     .argument('<key>', 'the key')
     .argument('<value>', 'the value: JSON, or any text')
-    .addOption(new Option('--ttl <duration>', 'time to live: milliseconds, or a number with a unit (30s, 10m, 1h, 2d)').argParser(parseDuration))
+    .addOption(
+      new Option('--ttl <duration>', 'time to live: milliseconds, or a number with a unit (30s, 10m, 1h, 2d)').argParser(parseDuration),
+    )
     .addOption(new Option('--type <type>', 'how to read the value').choices(['auto', 'json', 'string']).default('auto'))
     .action(async (key: string, value: string, local: { ttl?: number; type: ValueType }, command: Command) =>
       setExit(await setCommand(key, value, local, globals(command))),

@@ -1,5 +1,5 @@
 // An optional integration: only this subpath loads prom-client, so the core never requires it.
-import { Counter, Gauge, type Registry, register as defaultRegistry } from 'prom-client';
+import { Counter, register as defaultRegistry, Gauge, type Registry } from 'prom-client';
 import type { BusState, SyncedCacheStats } from 'synced-cache';
 
 /** What the collector reads: a `SyncedCache` (anything with a namespace and `stats()`). */
@@ -52,21 +52,39 @@ class Collector {
     const gauge = (name: string, help: string, read: (s: SyncedCacheStats) => number) =>
       this.#gauge(prefix + name, help, [], (s, set) => set({}, read(s)));
 
-    this.#counter(`${prefix}hits_total`, 'Reads served from the cache, by tier (memory: this process; store: the shared store).', ['tier'], (s, set) => {
-      set({ tier: 'memory' }, s.hits.memory);
-      set({ tier: 'store' }, s.hits.store);
-    });
+    this.#counter(
+      `${prefix}hits_total`,
+      'Reads served from the cache, by tier (memory: this process; store: the shared store).',
+      ['tier'],
+      (s, set) => {
+        set({ tier: 'memory' }, s.hits.memory);
+        set({ tier: 'store' }, s.hits.store);
+      },
+    );
     counter('misses_total', 'Reads that found the key in neither tier.', (s) => s.misses);
     counter('sets_total', 'Keys written.', (s) => s.sets);
     counter('deletes_total', 'Keys deleted.', (s) => s.deletes);
-    counter('invalidations_sent_total', 'Keys announced to other processes on the bus (an "everything" counts as one).', (s) => s.invalidations.sent);
-    counter('invalidations_received_total', 'Keys invalidated by messages from other processes (an "everything" counts as one).', (s) => s.invalidations.received);
+    counter(
+      'invalidations_sent_total',
+      'Keys announced to other processes on the bus (an "everything" counts as one).',
+      (s) => s.invalidations.sent,
+    );
+    counter(
+      'invalidations_received_total',
+      'Keys invalidated by messages from other processes (an "everything" counts as one).',
+      (s) => s.invalidations.received,
+    );
     counter('bus_messages_ignored_total', 'Bus messages ignored as malformed, foreign or oversized.', (s) => s.invalidations.ignored);
-    this.#counter(`${prefix}flushes_total`, 'Times the whole memory tier was dropped, by cause (reconnect, gap, clear).', ['cause'], (s, set) => {
-      set({ cause: 'reconnect' }, s.flushes.reconnect);
-      set({ cause: 'gap' }, s.flushes.gap);
-      set({ cause: 'clear' }, s.flushes.clear);
-    });
+    this.#counter(
+      `${prefix}flushes_total`,
+      'Times the whole memory tier was dropped, by cause (reconnect, gap, clear).',
+      ['cause'],
+      (s, set) => {
+        set({ cause: 'reconnect' }, s.flushes.reconnect);
+        set({ cause: 'gap' }, s.flushes.gap);
+        set({ cause: 'clear' }, s.flushes.clear);
+      },
+    );
     // A gauge with a quantile label, not a Summary: the quantiles come ready-made from stats() and a
     // prom-client Summary can only compute its own from observations.
     this.#gauge(
@@ -77,7 +95,11 @@ class Collector {
         for (const [quantile, field] of QUANTILES) set({ quantile }, s.lag[field] / 1000);
       },
     );
-    gauge('propagation_lag_max_seconds', 'Largest propagation lag of a received invalidation since the cache was created.', (s) => s.lag.max / 1000);
+    gauge(
+      'propagation_lag_max_seconds',
+      'Largest propagation lag of a received invalidation since the cache was created.',
+      (s) => s.lag.max / 1000,
+    );
     counter('propagation_lag_samples_total', 'Received invalidation messages whose lag was measured.', (s) => s.lag.count);
     this.#gauge(`${prefix}bus_state`, 'The invalidation bus: 1 for the current state, 0 for the others.', ['state'], (s, set) => {
       for (const state of BUS_STATES) set({ state }, s.bus === state ? 1 : 0);
@@ -153,7 +175,9 @@ export function registerMetrics(cache: MetricsSource, options: MetricsOptions = 
   const registry = options.registry ?? defaultRegistry;
   const prefix = options.prefix ?? 'synced_cache_';
   if (typeof prefix !== 'string' || !/^[a-zA-Z_:][a-zA-Z0-9_:]*$|^$/.test(prefix)) {
-    throw new TypeError(`synced-cache/prometheus: registerMetrics: option "prefix" must be a valid Prometheus metric name prefix, got ${JSON.stringify(prefix)}`);
+    throw new TypeError(
+      `synced-cache/prometheus: registerMetrics: option "prefix" must be a valid Prometheus metric name prefix, got ${JSON.stringify(prefix)}`,
+    );
   }
   let byPrefix = collectors.get(registry);
   if (byPrefix === undefined) {

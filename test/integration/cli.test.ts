@@ -161,7 +161,12 @@ describe('synced-cache CLI: round trips', () => {
     expect(JSON.parse(missing.stdout)).toEqual({ key: 'b', found: false });
     expect(JSON.parse((await run([...json, 'ls'])).stdout)).toEqual(['a']);
     const stats = JSON.parse((await run([...json, 'stats'])).stdout);
-    expect(stats).toMatchObject({ namespace: ns, channel: `synced-cache:${ns}`, store: { kind: 'Redis', keys: 1 }, bus: { subscribers: 0 } });
+    expect(stats).toMatchObject({
+      namespace: ns,
+      channel: `synced-cache:${ns}`,
+      store: { kind: 'Redis', keys: 1 },
+      bus: { subscribers: 0 },
+    });
     expect(JSON.parse((await run([...json, 'del', 'a'])).stdout)).toEqual({ key: 'a', deleted: true });
     expect(JSON.parse((await run([...json, 'clear', '--yes'])).stdout)).toEqual({ namespace: ns, cleared: true });
   });
@@ -271,7 +276,11 @@ describe('synced-cache CLI: round trips', () => {
 
 describe('synced-cache CLI: watch', () => {
   async function startWatch(args: string[], watchOptions: string[] = []) {
-    const child = spawn(process.execPath, [bin, ...args, 'watch', ...watchOptions], { cwd: root, env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [bin, ...args, 'watch', ...watchOptions], {
+      cwd: root,
+      env: cleanEnv(),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
     onTestFinished(() => {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
@@ -300,7 +309,9 @@ describe('synced-cache CLI: watch', () => {
     await app.set('user:7', { name: 'Grace' });
     await waitFor(() => watch.out.length >= 1, 'the first line');
     expect(watch.out[0]).toMatch(
-      new RegExp(`^\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{3}Z invalidate origin=${app.instanceId} seq=1 lag=\\d+ms keys=\\["user:7"\\]$`),
+      new RegExp(
+        `^\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{3}Z invalidate origin=${app.instanceId} seq=1 lag=\\d+ms keys=\\["user:7"\\]$`,
+      ),
     );
 
     // An invalidation made by another process: a second CLI call.
@@ -327,7 +338,10 @@ describe('synced-cache CLI: watch', () => {
     await waitFor(() => app.stats().bus === 'up', 'the app bus up');
     await app.set('a', 1);
     const parsed = () => watch.out.map((l) => JSON.parse(l) as Record<string, unknown>);
-    await waitFor(() => parsed().some((m) => m.type === 'invalidate') && parsed().some((m) => m.type === 'heartbeat'), 'an invalidation and a heartbeat');
+    await waitFor(
+      () => parsed().some((m) => m.type === 'invalidate') && parsed().some((m) => m.type === 'heartbeat'),
+      'an invalidation and a heartbeat',
+    );
     const invalidation = parsed().find((m) => m.type === 'invalidate');
     expect(invalidation).toMatchObject({ type: 'invalidate', origin: app.instanceId, seq: 1, keys: ['a'] });
     expect(new Date(invalidation?.time as string).toISOString()).toBe(invalidation?.time);
@@ -355,9 +369,15 @@ describe('synced-cache CLI: bad input and failures', () => {
       [['--redis', 'redis://127.0.0.1:1', 'get', 'a', '--bogus'], /unknown option '--bogus'/],
       [['get', 'a'], /no store given: pass --store <uri> or --redis <url>/],
       [['get', 'a', '--redis'], /option '--redis <url>' argument missing/],
-      [['--redis', 'http://localhost:6379', 'get', 'a'], /invalid --redis "http:\/\/localhost:6379": expected a URL starting with redis:\/\//],
+      [
+        ['--redis', 'http://localhost:6379', 'get', 'a'],
+        /invalid --redis "http:\/\/localhost:6379": expected a URL starting with redis:\/\//,
+      ],
       [['--redis', 'redis://[oops', 'get', 'a'], /invalid --redis "redis:\/\/\[oops": not a valid URL/],
-      [['--store', 'mysql://localhost/db', 'get', 'a'], /invalid --store "mysql:\/\/localhost\/db": expected a URL starting with redis:\/\/, rediss:\/\/, postgres:\/\//],
+      [
+        ['--store', 'mysql://localhost/db', 'get', 'a'],
+        /invalid --store "mysql:\/\/localhost\/db": expected a URL starting with redis:\/\/, rediss:\/\/, postgres:\/\//,
+      ],
       [['--store', 'sqlite://x.db', 'watch'], /watch needs the bus: pass --redis/],
       [['--namespace', '', '--redis', 'redis://127.0.0.1:1', 'get', 'a'], /option '-n, --namespace <name>' argument '' is invalid/],
     ];
@@ -407,7 +427,10 @@ describe('synced-cache CLI: bad input and failures', () => {
     const frozen = await startRedisServer();
     onTestFinished(() => frozen.stop());
     frozen.freeze();
-    for (const command of [['get', 'a'], ['set', 'a', '1']]) {
+    for (const command of [
+      ['get', 'a'],
+      ['set', 'a', '1'],
+    ]) {
       const r = await run(['--redis', frozen.url, '--timeout', '500', ...command]);
       expect(r.code).toBe(1);
       expect(oneLine(r.stderr)).toBe(`synced-cache: cannot reach Redis at ${frozen.url} (no answer within 500 ms)`);
@@ -458,6 +481,8 @@ describe('synced-cache CLI: PostgreSQL store', () => {
     const port = await freePort();
     const r = await run(['--store', `postgres://postgres@127.0.0.1:${port}/test`, 'get', 'a']);
     expect(r.code).toBe(1);
-    expect(oneLine(r.stderr)).toBe(`synced-cache: cannot reach PostgreSQL at postgres://postgres@127.0.0.1:${port}/test (connection refused)`);
+    expect(oneLine(r.stderr)).toBe(
+      `synced-cache: cannot reach PostgreSQL at postgres://postgres@127.0.0.1:${port}/test (connection refused)`,
+    );
   });
 });

@@ -45,7 +45,13 @@ async function classicSubscribers(port: number, channel: string): Promise<number
 
 describe('the bus on a Redis Cluster', () => {
   it('hashes channel names to the slot the cluster computes (hash tags included)', async () => {
-    for (const channel of ['synced-cache:default', 'synced-cache:users', 'synced-cache:{tenant-7}:a', 'synced-cache:x{}y', 'synced-cache:é']) {
+    for (const channel of [
+      'synced-cache:default',
+      'synced-cache:users',
+      'synced-cache:{tenant-7}:a',
+      'synced-cache:x{}y',
+      'synced-cache:é',
+    ]) {
       expect({ channel, slot: keySlot(channel) }).toEqual({ channel, slot: (await cluster.ownerOf(channel)).slot });
     }
   });
