@@ -72,6 +72,10 @@ export async function startRedisServer(options = {}) {
       { stdio: 'ignore' },
     );
     const c = child;
+    // A test runner that exits without stopping us must not leave the server behind.
+    const reap = () => c.kill('SIGKILL');
+    process.once('exit', reap);
+    c.once('exit', () => process.removeListener('exit', reap));
     const spawnFailed = new Promise((_, reject) =>
       c.once('error', (error) =>
         reject(

@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import { Bus, type BusStatus } from './bus/bus.js';
 import { RedisTransport } from './bus/redis-transport.js';
 import { channels } from './diagnostics.js';
-import { CacheClosedError } from './errors.js';
+import { BusError, CacheClosedError } from './errors.js';
 import { Fences } from './fences.js';
 import { SyncedKeyvStore } from './keyv-store.js';
 import { MemoryTier } from './memory-tier.js';
@@ -49,6 +49,8 @@ export class SyncedCache<V = unknown> extends EventEmitter<SyncedCacheEvents> {
 
   /** Memory is consulted and filled only while this is true: no bus, or a bus proven up. */
   #trusted: boolean;
+  /** Whether the bus was ever up: only then is coming up again a reconnect. */
+  #wasUp = false;
   #closing: Promise<void> | undefined;
   // Hot-path switches: an event is built and emitted only while someone listens to it.
   readonly #listening: Record<Listened, boolean> = { hit: false, miss: false, set: false, delete: false, invalidate: false };
@@ -437,6 +439,11 @@ export class SyncedCache<V = unknown> extends EventEmitter<SyncedCacheEvents> {
   close(): Promise<void> {
     if (this.#closing === undefined) {
       this.#closing = (async () => {
+        const unpublished = this.#bus?.pendingKeys ?? 0;
+        if (unpublished > 0) {
+          // Nobody will publish them now: the other processes keep their copies until they expire.
+          this.#error(new BusError(`closed with ${unpublished} invalidation(s) not yet published: the bus was down`));
+        }
         await this.#bus?.close();
         this.#trusted = false;
         this.#memory.clear();
@@ -540,11 +547,12 @@ export class SyncedCache<V = unknown> extends EventEmitter<SyncedCacheEvents> {
     }
     if (status === 'up') {
       // Anything may have been missed while we were not subscribed: start from an empty memory.
-      if (previous === 'down') this.#flush('reconnect');
+      if (this.#wasUp) this.#flush('reconnect');
       else {
         this.#fences.invalidateAll();
         this.#memory.clear();
       }
+      this.#wasUp = true;
       this.#trusted = true;
       this.emit('bus:up');
     } else if (status === 'down') {

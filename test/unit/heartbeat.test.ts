@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { type BusTransport, type Clock, SyncedCache, type TransportHandlers } from '../../src/index.js';
+import { BusError, type BusTransport, type Clock, SyncedCache, type TransportHandlers } from '../../src/index.js';
 
 /**
  * A transport that echoes like Redis, but delivers only when the test says so: with fake timers and a
@@ -108,5 +108,29 @@ describe('heartbeat decisions', () => {
     transport.handlers?.down(new Error('socket closed'));
     expect(cache.stats().bus).toBe('down');
     await cache.close();
+  });
+
+  it('a first connection that fails before ever coming up is not counted as a reconnect', async () => {
+    const { cache, transport } = setup();
+    transport.handlers?.down(new Error('connection refused'));
+    transport.handlers?.up();
+    transport.deliver();
+    expect(cache.stats().bus).toBe('up');
+    expect(cache.stats().flushes.reconnect).toBe(0);
+    await cache.close();
+  });
+
+  it('closing with invalidations still queued says so on the error event', async () => {
+    const { cache, transport } = setup();
+    transport.handlers?.up();
+    transport.deliver();
+    transport.handlers?.down(new Error('socket closed'));
+    await cache.set('k', 1);
+    expect(cache.stats().pendingInvalidations).toBe(1);
+    const errors: Error[] = [];
+    cache.on('error', (error) => errors.push(error));
+    await cache.close();
+    expect(errors.map((e) => e.message)).toEqual(['closed with 1 invalidation(s) not yet published: the bus was down']);
+    expect(errors[0]).toBeInstanceOf(BusError);
   });
 });
