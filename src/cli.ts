@@ -1,17 +1,10 @@
 // The `synced-cache` command: inspect and change a namespace from a shell, and watch its invalidations.
 // It uses the library only through its public entry, like any application would.
 import { createInterface } from 'node:readline/promises';
-import type { Command as CommandType } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { Redis } from 'ioredis';
 import type { KeyvStoreAdapter } from 'keyv';
-import { SyncedCache } from 'synced-cache';
-
-// commander is loaded at run time, not bundled: tsup bundles devDependencies, and a bundled CommonJS
-// commander cannot require('events') from an ES module. (Once commander is a dependency, tsup leaves it
-// external and this can be a plain import.)
-const commanderName: string = 'commander';
-const { Command, CommanderError, InvalidArgumentError, Option } = (await import(commanderName)) as typeof import('commander');
-type Command = CommandType;
+import { channelFor, decodeMessage, MessageType, SyncedCache } from 'synced-cache';
 
 /** Exit codes: 0 ok, 1 not found or runtime error, 2 usage. */
 const EXIT = { ok: 0, error: 1, usage: 2 } as const;
@@ -459,7 +452,7 @@ async function connectRedis(url: string, timeout: number, name: string): Promise
 
 async function statsCommand(options: GlobalOptions): Promise<number> {
   const { redis } = resolveTargets(options);
-  const channel = `synced-cache:${options.namespace}`;
+  const channel = channelFor(options.namespace);
   let subscribers: number | undefined;
   if (redis !== undefined) {
     const client = await connectRedis(redis, options.timeout, 'synced-cache:cli');
@@ -498,61 +491,35 @@ async function statsCommand(options: GlobalOptions): Promise<number> {
   });
 }
 
-// The bus wire format, as documented in the core's messages codec (protocol version 1).
-interface WatchedMessage {
-  type: 'invalidate' | 'heartbeat';
-  origin: string;
-  seq: number;
-  sentAt: number | undefined;
-  keys?: string[] | '*';
-}
-
-function decodeWatched(namespace: string, payload: string): WatchedMessage | string {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(payload);
-  } catch {
-    return 'not JSON';
-  }
-  if (typeof raw !== 'object' || raw === null) return 'not an object';
-  const m = raw as Record<string, unknown>;
-  if (m.v !== 1) return `unknown protocol version ${JSON.stringify(m.v)}`;
-  if (m.ns !== namespace) return `for namespace ${JSON.stringify(m.ns)}`;
-  if (typeof m.o !== 'string' || m.o === '') return 'missing sender id';
-  if (typeof m.q !== 'number' || !Number.isSafeInteger(m.q) || m.q < 0) return 'invalid sequence number';
-  const sentAt = typeof m.ts === 'number' && Number.isFinite(m.ts) && m.ts > 0 ? m.ts : undefined;
-  if (m.t === 'h') return { type: 'heartbeat', origin: m.o, seq: m.q, sentAt };
-  if (m.t !== 'i') return `unknown message type ${JSON.stringify(m.t)}`;
-  const keys = m.k;
-  if (keys !== '*' && !(Array.isArray(keys) && keys.every((k) => typeof k === 'string'))) return 'invalidation without valid keys';
-  return { type: 'invalidate', origin: m.o, seq: m.q, sentAt, keys: keys as string[] | '*' };
-}
-
 async function watchCommand(local: { heartbeats?: boolean }, options: GlobalOptions): Promise<number> {
   const { redis } = resolveTargets(options);
   if (redis === undefined) throw usage('watch needs the bus: pass --redis <url> (or a redis:// --store)');
-  const channel = `synced-cache:${options.namespace}`;
+  const channel = channelFor(options.namespace);
   const client = await connectRedis(redis, options.timeout, 'synced-cache:watch');
   client.on('message', (ch: string, payload: string) => {
     if (ch !== channel) return;
     const now = Date.now();
     const time = new Date(now).toISOString();
-    const message = decodeWatched(options.namespace, payload);
+    // No size limit here: an operator watching wants to see even a message the caches would refuse.
+    const message = decodeMessage(options.namespace, payload, Number.MAX_SAFE_INTEGER);
     if (typeof message === 'string') {
       note(`${time} ignored a message: ${message}`);
       return;
     }
-    if (message.type === 'heartbeat' && local.heartbeats !== true) return;
-    const lag = message.sentAt === undefined ? undefined : Math.max(0, now - message.sentAt);
-    const keys = message.keys === undefined ? '' : ` keys=${message.keys === '*' ? '*' : JSON.stringify(message.keys)}`;
-    print(`${time} ${message.type} origin=${message.origin} seq=${message.seq}${lag === undefined ? '' : ` lag=${lag}ms`}${keys}`, {
+    if (message.type === MessageType.Heartbeat && local.heartbeats !== true) return;
+    const type = message.type === MessageType.Invalidate ? 'invalidate' : 'heartbeat';
+    const sentAt = message.sentAt > 0 ? message.sentAt : undefined;
+    const lag = sentAt === undefined ? undefined : Math.max(0, now - sentAt);
+    const keys = message.type === MessageType.Invalidate ? message.keys : undefined;
+    const shown = keys === undefined ? '' : ` keys=${keys === '*' ? '*' : JSON.stringify(keys)}`;
+    print(`${time} ${type} origin=${message.origin} seq=${message.seq}${lag === undefined ? '' : ` lag=${lag}ms`}${shown}`, {
       time,
-      type: message.type,
+      type,
       origin: message.origin,
       seq: message.seq,
-      sentAt: message.sentAt === undefined ? null : new Date(message.sentAt).toISOString(),
+      sentAt: sentAt === undefined ? null : new Date(sentAt).toISOString(),
       lagMs: lag ?? null,
-      ...(message.keys === undefined ? {} : { keys: message.keys }),
+      ...(keys === undefined ? {} : { keys }),
     });
   });
   let subscribedOnce = false;

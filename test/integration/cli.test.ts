@@ -352,7 +352,7 @@ describe('synced-cache CLI: watch', () => {
     const raw = new Redis(url);
     onTestFinished(() => raw.disconnect());
     await raw.publish(`synced-cache:${ns}`, 'not json at all');
-    await waitFor(() => watch.err.some((l) => l.includes('ignored a message: not JSON')), 'the ignored message on stderr');
+    await waitFor(() => watch.err.some((l) => l.includes('ignored a message: payload is not JSON')), 'the ignored message on stderr');
     watch.child.kill('SIGINT');
     expect(await watch.exited).toBe(0);
   });
