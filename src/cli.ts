@@ -679,6 +679,12 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+// `synced-cache ls | head` closes our stdout early: that is the reader's choice, not an error.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code === 'EPIPE') process.exit(EXIT.ok);
+  throw error;
+});
+
 const exitCode = await main(process.argv);
 await Promise.all([drain(process.stdout), drain(process.stderr)]);
 // Everything opened has been closed; exiting explicitly guards against a stray handle in a dependency
