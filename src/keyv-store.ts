@@ -73,8 +73,7 @@ export class SyncedKeyvStore extends EventEmitter implements KeyvStoreAdapter {
 
   /** Values of `keys`, aligned (`undefined` for misses); one store round trip for the memory misses. */
   async getMany<Value>(keys: string[]): Promise<Array<StoredData<Value | undefined>>> {
-    // Array.from turns holes into undefined: Keyv walks the result with for...in, which skips holes.
-    return Array.from(await this.cache.getMany(keys)) as Array<StoredData<Value | undefined>>;
+    return (await this.cache.getMany(keys)) as Array<StoredData<Value | undefined>>;
   }
 
   /**
@@ -86,14 +85,11 @@ export class SyncedKeyvStore extends EventEmitter implements KeyvStoreAdapter {
     return true;
   }
 
-  /**
-   * Stores many entries; rejects if any write fails.
-   *
-   * Written one `set` per entry rather than with `cache.setMany`: the core's `setMany` throws after writing
-   * when the wrapped adapter's `setMany` resolves to nothing, as `@keyv/redis` 5 does.
-   */
+  /** Stores many entries with one store call and one bus message; rejects if any write fails. */
   async setMany(entries: Array<{ key: string; value: unknown; ttl?: number }>): Promise<void> {
-    await Promise.all(entries.map((entry) => this.set(entry.key, entry.value, entry.ttl)));
+    await this.cache.setMany(
+      entries.map((e) => ({ key: e.key, value: e.value, ...(e.ttl === undefined || e.ttl === 0 ? {} : { ttl: e.ttl }) })),
+    );
   }
 
   /** Deletes `key` everywhere; resolves to whether the store held it. */

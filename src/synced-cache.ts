@@ -174,7 +174,7 @@ export class SyncedCache<V = unknown> extends EventEmitter<SyncedCacheEvents> {
     checkKeys(keys, 'getMany');
     if (this.#closing !== undefined) throw new CacheClosedError('getMany');
     const ks = keys.map((key) => this.#canon(key));
-    const result: (V | undefined)[] = new Array(ks.length);
+    const result: (V | undefined)[] = Array.from({ length: ks.length }, () => undefined);
     const missing: number[] = [];
     for (let i = 0; i < ks.length; i++) {
       const value = this.#trusted ? this.#memory.get(ks[i] as string) : undefined;

@@ -52,6 +52,9 @@ describe('reads and writes', () => {
     expect(await cache.getMany(['a', 'x', 'c', 'b'])).toEqual([1, undefined, 3, 2]);
     expect(cache.stats().hits).toEqual({ memory: 2, store: 1 });
     expect(await cache.getMany(['c'])).toEqual([3]);
+    // Misses are real entries, not holes: for...in and forEach must see them (Keyv walks with for...in).
+    const misses = await cache.getMany(['x', 'y']);
+    expect(Object.keys(misses)).toEqual(['0', '1']);
     expect(cache.stats().hits.memory).toBe(3);
     expect(await cache.deleteMany(['a', 'b'])).toBe(true);
     expect(await cache.getMany(['a', 'b', 'c'])).toEqual([undefined, undefined, 3]);
