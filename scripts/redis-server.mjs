@@ -80,7 +80,9 @@ export async function startRedisServer(options = {}) {
       c.once('error', (error) =>
         reject(
           error.code === 'ENOENT'
-            ? new Error('redis-server is not on PATH: install it (Debian/Ubuntu: apt-get install -y redis-server; macOS: brew install redis)')
+            ? new Error(
+                'redis-server is not on PATH: install it (Debian/Ubuntu: apt-get install -y redis-server; macOS: brew install redis)',
+              )
             : error,
         ),
       ),
