@@ -20,6 +20,15 @@ process.on('message', async (msg) => {
   if (msg?.type === 'exit') {
     process.exit(0);
   }
+  if (msg?.type === 'post') {
+    // fire and forget: no reply, so the parent stays asleep while the child works
+    try {
+      await mod[msg.fn](...msg.args);
+    } catch (err) {
+      process.send({ type: 'event', event: 'error', data: serializeError(err) });
+    }
+    return;
+  }
   if (msg?.type !== 'call') return;
   const fn = mod[msg.fn];
   if (typeof fn !== 'function') {

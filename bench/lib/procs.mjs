@@ -79,6 +79,10 @@ export async function startWorker(modulePath, options = {}) {
         child.send({ type: 'call', id, fn, args });
       });
     },
+    /** Calls an exported function of the worker's module without waiting for (or getting) a reply. */
+    post(fn, ...args) {
+      if (!exited) child.send({ type: 'post', fn, args });
+    },
     /** Listens to events the worker sends with emit() from ipc.mjs. */
     on(event, handler) {
       events.on(event, handler);

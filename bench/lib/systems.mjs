@@ -19,7 +19,7 @@ export const DIST = fileURLToPath(new URL('../../dist/index.js', import.meta.url
  * BENCH_DIST, so every scenario measures the same build even if dist/ is rebuilt meanwhile.
  */
 function distEntry() {
-  return process.env.BENCH_DIST ?? DIST;
+  return process.env.BENCH_DIST || DIST;
 }
 
 /** True once `npm run build` has produced dist/index.js. */
@@ -85,9 +85,10 @@ export async function createSystem(id, o) {
 
 async function createOurs(redisUrl, namespace, memoryMax) {
   const { SyncedCache } = await import(pathToFileURL(distEntry()).href);
+  const store = new Keyv(new KeyvRedis(redisUrl));
   const cache = new SyncedCache({
     namespace,
-    store: new Keyv(new KeyvRedis(redisUrl)),
+    store,
     redis: redisUrl,
     memory: { max: memoryMax },
   });
@@ -102,7 +103,11 @@ async function createOurs(redisUrl, namespace, memoryMax) {
       await cache.get('__bench_connect__');
     },
     stats: () => cache.stats(),
-    close: () => cache.close(),
+    async close() {
+      await cache.close();
+      // a store passed in is never closed by the cache
+      await store.disconnect();
+    },
   };
 }
 
