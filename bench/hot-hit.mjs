@@ -2,12 +2,12 @@
 // Baselines in the same run: raw lru-cache get (synchronous, and awaited: the floor for an
 // async API). Every system runs in a fresh process of its own, in the same order each run.
 import { fileURLToPath } from 'node:url';
-import { Bench } from 'tinybench';
 import { LRUCache } from 'lru-cache';
+import { Bench } from 'tinybench';
+import { forEachConcurrent } from './lib/load.mjs';
 import { inChild } from './lib/procs.mjs';
 import { median } from './lib/stats.mjs';
-import { createSystem, oursAvailable, SYSTEMS } from './lib/systems.mjs';
-import { forEachConcurrent } from './lib/load.mjs';
+import { createSystem, SYSTEMS } from './lib/systems.mjs';
 import { keyOf, makeValue } from './lib/values.mjs';
 
 const SELF = fileURLToPath(import.meta.url);
@@ -87,7 +87,7 @@ export async function run(ctx) {
       ctx.log(`  run ${run + 1}/${ctx.runs}: ${id}`);
       res[id] = await inChild(SELF, 'measure', [
         id,
-        { redisUrl: ctx.redisUrl, namespace: `hot-${id}-${run}`, timeMs: ctx.quick ? 250 : 700 },
+        { redisUrl: ctx.redisUrl, namespace: `hot-${id}-${run}`, timeMs: ctx.quick ? 250 : 500 },
       ]);
     }
     perRun.push(res);
@@ -111,7 +111,7 @@ export async function run(ctx) {
     title,
     description:
       `${KEYS.toLocaleString('en-US')} warm keys (values ~200 B JSON objects), \`await get(k)\` over them in order, ` +
-      `batches of ${BATCH} gets timed by tinybench (${ctx.quick ? 250 : 700} ms per system per run); ` +
+      `batches of ${BATCH} gets timed by tinybench (${ctx.quick ? 250 : 500} ms per system per run); ` +
       'ops/s from the mean batch time, GC included. Ratio: to the awaited raw lru-cache get of the same run, median of the runs.',
     columns: [
       { key: 'system', label: 'system' },

@@ -175,4 +175,3 @@ export async function close() {
   await sys?.close();
   sys = undefined;
 }
-

@@ -5,9 +5,9 @@
 // bookkeeping the library keeps per entry) lands on the heap.
 import { fileURLToPath } from 'node:url';
 import { LRUCache } from 'lru-cache';
+import { forEachConcurrent } from './lib/load.mjs';
 import { inChild } from './lib/procs.mjs';
 import { median } from './lib/stats.mjs';
-import { forEachConcurrent } from './lib/load.mjs';
 import { createSystem, SYSTEMS } from './lib/systems.mjs';
 import { keyOf, makeSmallValue } from './lib/values.mjs';
 

@@ -38,7 +38,10 @@ function describe(frame) {
     const e = map.findEntry(frame.lineNumber, frame.columnNumber);
     if (e?.originalSource) return `${name}  ${e.originalSource.replace(/^.*?(src\/)/, '$1')}:${e.originalLine + 1}`;
   }
-  const short = frame.url.replace(/^file:\/\//, '').replace(/^.*node_modules\//, '').replace(/^.*\/work\/main\//, '');
+  const short = frame.url
+    .replace(/^file:\/\//, '')
+    .replace(/^.*node_modules\//, '')
+    .replace(/^.*\/work\/main\//, '');
   return `${name}  ${short}:${frame.lineNumber + 1}`;
 }
 
@@ -72,8 +75,12 @@ for (const [id, us] of selfUs) {
 
 function print(title, m) {
   console.log(`\n${title} (of ${(total / 1000).toFixed(0)} ms sampled)`);
-  const rows = [...m.entries()].filter(([k]) => !filter || k.includes(filter)).sort((a, b) => b[1] - a[1]).slice(0, top);
-  for (const [k, us] of rows) console.log(`${((100 * us) / total).toFixed(1).padStart(6)}%  ${(us / 1000).toFixed(1).padStart(8)} ms  ${k}`);
+  const rows = [...m.entries()]
+    .filter(([k]) => !filter || k.includes(filter))
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, top);
+  for (const [k, us] of rows)
+    console.log(`${((100 * us) / total).toFixed(1).padStart(6)}%  ${(us / 1000).toFixed(1).padStart(8)} ms  ${k}`);
 }
 
 print('self time', self);

@@ -159,8 +159,8 @@ export async function run(ctx) {
     title,
     description:
       `Both processes hold ${BACKGROUND_KEYS.toLocaleString('en-US')} other keys in memory (a warm cache). ` +
-      'Process B holds the key in memory; process A calls set() with `{ writer, seq }`; latency = the moment B\'s get() ' +
-      'first returns the new seq minus the start of A\'s set(), both from process.hrtime.bigint() (one monotonic clock for ' +
+      "Process B holds the key in memory; process A calls set() with `{ writer, seq }`; latency = the moment B's get() " +
+      "first returns the new seq minus the start of A's set(), both from process.hrtime.bigint() (one monotonic clock for " +
       'all processes). B idles in its event loop like a server; a spare connection PSUBSCRIBEd to `*` wakes it on any ' +
       'publish, and B then calls get() every event-loop turn (for up to 20 ms) until it returns the new value (a spinning ' +
       'reader would take a core from Redis on this 2-core machine and inflate every tail). For raw pub/sub, B stamps its ' +

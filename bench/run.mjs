@@ -12,11 +12,11 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { hasRedisServer, startRedisServer } from '../scripts/redis-server.mjs';
+import { CONFIGURATION } from './lib/configuration.mjs';
 import { stopAllWorkers } from './lib/procs.mjs';
 import { renderMarkdown } from './lib/report.mjs';
 import { oursAvailable } from './lib/systems.mjs';
 import { evaluateTargets } from './lib/targets.mjs';
-import { CONFIGURATION } from './lib/configuration.mjs';
 
 const BENCH = dirname(fileURLToPath(import.meta.url));
 const ROOT = join(BENCH, '..');
@@ -92,9 +92,7 @@ function ourVersion() {
 
 async function main() {
   const opts = parseArgs(process.argv.slice(2));
-  const selected = opts.filters.length
-    ? SCENARIOS.filter((s) => opts.filters.some((f) => s.includes(f)))
-    : SCENARIOS;
+  const selected = opts.filters.length ? SCENARIOS.filter((s) => opts.filters.some((f) => s.includes(f))) : SCENARIOS;
   if (selected.length === 0) throw new Error(`no scenario matches ${opts.filters.join(', ')}`);
   if (!hasRedisServer()) throw new Error('redis-server is not on PATH: the suite starts its own (apt-get install redis-server)');
   const partial = opts.quick || opts.filters.length > 0 || opts.runs !== undefined || opts.cpuProf;
@@ -151,7 +149,7 @@ async function main() {
     quick: opts.quick,
     ours,
     outDir,
-    log: (msg) => console.log(msg),
+    log: (msg) => console.log(`${((Date.now() - started) / 1000).toFixed(1).padStart(6)}s ${msg}`),
     flush: () => admin.flushall(),
   };
 
@@ -205,7 +203,9 @@ async function main() {
   }
   writeFileSync(join(outDir, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
   writeFileSync(join(outDir, 'RESULTS.md'), `${renderMarkdown(results)}\n`);
-  console.log(`\nwrote ${join(outDir, 'RESULTS.md')}, results.json${scenarios.some((s) => s.chart) ? ' and the chart' : ''} in ${results.meta.durationSec.toFixed(0)} s`);
+  console.log(
+    `\nwrote ${join(outDir, 'RESULTS.md')}, results.json${scenarios.some((s) => s.chart) ? ' and the chart' : ''} in ${results.meta.durationSec.toFixed(0)} s`,
+  );
   for (const t of results.targets) console.log(`  ${t.verdict.padEnd(8)} ${t.target}: ${t.measured}`);
 }
 

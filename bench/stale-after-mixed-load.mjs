@@ -4,8 +4,9 @@
 // tier, in a fresh process): 200 ms after the load stops, and again 1 s later. A key still
 // different at the second look is left permanently stale (nothing will ever fix it short of its
 // ttl). The target is 0, in every run.
-import { median } from './lib/stats.mjs';
+
 import { readTruth, sleep, staleKeys, startGroup, stopGroup, waitForBus } from './lib/coherence.mjs';
+import { median } from './lib/stats.mjs';
 import { SYSTEMS } from './lib/systems.mjs';
 
 const KEYS = 1_000;
@@ -29,9 +30,7 @@ async function measureOnce(ctx, id, run, durationMs) {
     await Promise.all([g.p1.call('warm'), g.p2.call('warm')]);
     await waitForBus(g.p1, [g.p2]);
     await waitForBus(g.p2, [g.p1]);
-    const loads = await Promise.all(
-      ['p1', 'p2'].map((p) => g[p].call('mixed', { writer: p, durationMs, workers: 8, setRatio: 0.1 })),
-    );
+    const loads = await Promise.all(['p1', 'p2'].map((p) => g[p].call('mixed', { writer: p, durationMs, workers: 8, setRatio: 0.1 })));
     const end = Date.now();
     const dumpAll = () => Promise.all([g.p1, g.p2].map((p) => p.call('dump')));
     await sleep(Math.max(0, end + 200 - Date.now()));

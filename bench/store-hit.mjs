@@ -4,13 +4,13 @@
 // Baselines in the same run: raw ioredis GET + JSON.parse of the same value, and keyv.get
 // (Keyv over @keyv/redis, the store our library is given).
 import { fileURLToPath } from 'node:url';
+import KeyvRedis from '@keyv/redis';
 import { Redis } from 'ioredis';
 import { Keyv } from 'keyv';
-import KeyvRedis from '@keyv/redis';
+import { forEachConcurrent, measureWindow } from './lib/load.mjs';
 import { inChild } from './lib/procs.mjs';
 import { median } from './lib/stats.mjs';
 import { createSystem, SYSTEMS } from './lib/systems.mjs';
-import { forEachConcurrent, measureWindow } from './lib/load.mjs';
 import { keyOf, makeValue } from './lib/values.mjs';
 
 const SELF = fileURLToPath(import.meta.url);
@@ -71,7 +71,9 @@ export async function measure(id, { redisUrl, namespace, warmupMs, durationMs })
   await s.close();
   // our own stats() proves the gets were store hits, not memory hits
   const memoryHitShare =
-    after && before ? (after.hits.memory - before.hits.memory) / (after.hits.memory + after.hits.store - before.hits.memory - before.hits.store) : undefined;
+    after && before
+      ? (after.hits.memory - before.hits.memory) / (after.hits.memory + after.hits.store - before.hits.memory - before.hits.store)
+      : undefined;
   return { seq: seq.opsPerSec, par: par.opsPerSec, memoryHitShare };
 }
 
@@ -87,8 +89,8 @@ export async function run(ctx) {
         {
           redisUrl: ctx.redisUrl,
           namespace: `store-${id}-${run}`,
-          warmupMs: ctx.quick ? 100 : 150,
-          durationMs: ctx.quick ? 300 : 700,
+          warmupMs: 100,
+          durationMs: ctx.quick ? 300 : 500,
         },
       ]);
     }

@@ -3,8 +3,9 @@
 // receiver lag (from the start of the writer's set() of a probe key, every 10 ms, until each
 // reader's get() returns it), memory of each process, and after the storm the number of keys
 // whose value in some process's memory differs from the store (200 ms after, and 1 s later).
-import { median, summarize } from './lib/stats.mjs';
+
 import { readTruth, sleep, staleKeys, startGroup, stopGroup, waitForBus } from './lib/coherence.mjs';
+import { median, summarize } from './lib/stats.mjs';
 import { SYSTEMS } from './lib/systems.mjs';
 
 const KEYS = 10_000;
@@ -31,9 +32,7 @@ async function measureOnce(ctx, id, run, durationMs) {
     await g.writer.call('setKey', PROBE, { writer: 'probe', seq: 0 });
     await Promise.all([g.r1.call('getSeq', PROBE), g.r2.call('getSeq', PROBE)]);
 
-    const readers = Promise.all(
-      [g.r1, g.r2].map((r) => r.call('read', { durationMs: durationMs + 150, concurrency: 4, probeKey: PROBE })),
-    );
+    const readers = Promise.all([g.r1, g.r2].map((r) => r.call('read', { durationMs: durationMs + 150, concurrency: 4, probeKey: PROBE })));
     const w = await g.writer.call('storm', {
       writer: 'w',
       durationMs,
@@ -124,7 +123,7 @@ export async function run(ctx) {
       `Writer: 64 set() calls in flight on random keys of ${KEYS.toLocaleString('en-US')} for ${durationMs / 1000} s, ` +
       'values `{ writer, seq }`, plus a probe key set every 10 ms carrying the start time of its set(). Readers: 4 get() ' +
       'loops on random keys (yielding every 32 reads) plus a loop reading the probe key; receiver lag = reader first ' +
-      'reads a probe value minus the start of the writer\'s set() of it (so it includes the writer\'s own queueing). ' +
+      "reads a probe value minus the start of the writer's set() of it (so it includes the writer's own queueing). " +
       'Sets/s is what the writer completed = invalidations it caused; "sent" and "applied" are synced-cache\'s own ' +
       'counters (keys, per second; applied = average of the two readers). Stale: keys whose get() in the writer or a ' +
       'reader differs from a fresh instance reading the store, summed over the 3 processes, 200 ms after the storm ' +

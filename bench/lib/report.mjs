@@ -32,7 +32,7 @@ function escapeCell(s) {
 
 export function table(columns, rows) {
   const head = `| ${columns.map((c) => escapeCell(c.label)).join(' | ')} |`;
-  const sep = `| ${columns.map((c, i) => (i === 0 ? '---' : '---:')).join(' | ')} |`;
+  const sep = `| ${columns.map((_c, i) => (i === 0 ? '---' : '---:')).join(' | ')} |`;
   const body = rows.map((r) => {
     const cells = columns.map((c, i) => {
       let s = fmt(r[c.key], c.fmt);

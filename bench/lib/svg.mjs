@@ -69,9 +69,7 @@ export function percentileChart({ title, subtitle, series }) {
   }
   parts.push(`<rect x="${M.left}" y="${M.top}" width="${pw}" height="${ph}" fill="none" stroke="#888"/>`);
   parts.push(`<text x="${M.left + pw / 2}" y="${H - 14}" text-anchor="middle">percentile of samples</text>`);
-  parts.push(
-    `<text transform="translate(18 ${M.top + ph / 2}) rotate(-90)" text-anchor="middle">latency (log scale)</text>`,
-  );
+  parts.push(`<text transform="translate(18 ${M.top + ph / 2}) rotate(-90)" text-anchor="middle">latency (log scale)</text>`);
 
   prepared.forEach((s, idx) => {
     const n = s.sorted.length;
@@ -89,7 +87,9 @@ export function percentileChart({ title, subtitle, series }) {
     const ly = M.top + 10 + idx * 44;
     const lx = M.left + pw + 16;
     parts.push(`<line x1="${lx}" x2="${lx + 22}" y1="${ly}" y2="${ly}" stroke="${s.color}" stroke-width="${s.emphasis ? 3 : 2}"/>`);
-    parts.push(`<text x="${lx + 28}" y="${ly}" dominant-baseline="middle"${s.emphasis ? ' font-weight="bold"' : ''}>${esc(s.label)}</text>`);
+    parts.push(
+      `<text x="${lx + 28}" y="${ly}" dominant-baseline="middle"${s.emphasis ? ' font-weight="bold"' : ''}>${esc(s.label)}</text>`,
+    );
     parts.push(
       `<text x="${lx + 28}" y="${ly + 16}" dominant-baseline="middle" fill="#555">p50 ${fmtUs(percentileSorted(s.sorted, 50))}, p99 ${fmtUs(percentileSorted(s.sorted, 99))}, n=${n}</text>`,
     );

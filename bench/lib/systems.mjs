@@ -7,9 +7,9 @@
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import KeyvRedis from '@keyv/redis';
 import { Redis } from 'ioredis';
 import { Keyv } from 'keyv';
-import KeyvRedis from '@keyv/redis';
 import { LRUCache } from 'lru-cache';
 
 export const DIST = fileURLToPath(new URL('../../dist/index.js', import.meta.url));

@@ -29,7 +29,10 @@ export function evaluateTargets(results) {
   add('Hot hit >= 0.9x awaited raw lru-cache get', () => {
     const r = row(scenario(results, 'hot-hit'), 'synced-cache');
     if (!r) return undefined;
-    return { measured: `${fmt(r.ratioToAwaitedLru, 'ratio')} (${fmt(r.opsPerSec, 'ops')} ops/s)`, verdict: verdict(r.ratioToAwaitedLru >= 0.9) };
+    return {
+      measured: `${fmt(r.ratioToAwaitedLru, 'ratio')} (${fmt(r.opsPerSec, 'ops')} ops/s)`,
+      verdict: verdict(r.ratioToAwaitedLru >= 0.9),
+    };
   });
 
   add('Propagation p99 < 1 ms (from the start of set())', () => {
