@@ -73,11 +73,15 @@ export function percentileChart({ title, subtitle, series }) {
 
   prepared.forEach((s, idx) => {
     const n = s.sorted.length;
+    // evenly spaced on the nines scale, so the tail is drawn as finely as the median
     const pts = [];
-    const step = Math.max(1, Math.floor(n / 400));
-    for (let i = 0; i < n; i += step) {
-      const q = i / n;
-      pts.push(`${xOf(-Math.log10(1 - q)).toFixed(1)},${yOf(Math.max(yMin, s.sorted[i])).toFixed(1)}`);
+    const nines = Math.log10(n);
+    let last = -1;
+    for (let step = 0; step <= 400; step++) {
+      const i = Math.min(n - 1, Math.floor((1 - 10 ** (-(step / 400) * nines)) * n));
+      if (i === last) continue;
+      last = i;
+      pts.push(`${xOf(-Math.log10(1 - i / n)).toFixed(1)},${yOf(Math.max(yMin, s.sorted[i])).toFixed(1)}`);
     }
     // the maximum, at the right end of this series' resolution
     pts.push(`${xOf(Math.log10(n)).toFixed(1)},${yOf(Math.max(yMin, s.sorted[n - 1])).toFixed(1)}`);
