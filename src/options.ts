@@ -31,7 +31,7 @@ export interface HeartbeatOptions {
   interval?: number;
   /**
    * Milliseconds a heartbeat may take to come back before the bus is declared down.
-   * A killed or frozen Redis is noticed within about `interval + timeout`.
+   * A killed or frozen Redis is noticed within `2 * interval + timeout` at worst.
    * @default 1_000
    */
   timeout?: number;

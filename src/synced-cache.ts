@@ -51,6 +51,9 @@ export class SyncedCache<V = unknown> extends EventEmitter<SyncedCacheEvents> {
   #trusted: boolean;
   /** Whether the bus was ever up: only then is coming up again a reconnect. */
   #wasUp = false;
+  /** Writes in flight, which close() lets finish so that their invalidations go out. */
+  #writing = 0;
+  #idle: (() => void) | undefined;
   #closing: Promise<void> | undefined;
   // Hot-path switches: an event is built and emitted only while someone listens to it.
   readonly #listening: Record<Listened, boolean> = { hit: false, miss: false, set: false, delete: false, invalidate: false };
@@ -223,7 +226,11 @@ export class SyncedCache<V = unknown> extends EventEmitter<SyncedCacheEvents> {
    * written and the invalidation is published (or, while the bus is down, queued for the reconnect).
    * Rejects with a TypeError, changing nothing, when the value cannot be stored.
    */
-  async set(key: string, value: V, options?: SetOptions): Promise<void> {
+  set(key: string, value: V, options?: SetOptions): Promise<void> {
+    return this.#write(() => this.#set(key, value, options));
+  }
+
+  async #set(key: string, value: V, options?: SetOptions): Promise<void> {
     checkKey(key, 'set');
     if (this.#closing !== undefined) throw new CacheClosedError('set');
     const ttl = this.#ttlFor(options?.ttl, key);
@@ -256,7 +263,11 @@ export class SyncedCache<V = unknown> extends EventEmitter<SyncedCacheEvents> {
   }
 
   /** Writes many entries with one store call and one bus message. Nothing is written if any entry is invalid. */
-  async setMany(entries: readonly SetManyEntry<V>[]): Promise<void> {
+  setMany(entries: readonly SetManyEntry<V>[]): Promise<void> {
+    return this.#write(() => this.#setMany(entries));
+  }
+
+  async #setMany(entries: readonly SetManyEntry<V>[]): Promise<void> {
     if (!Array.isArray(entries)) throw new TypeError('synced-cache: setMany: entries must be an array of { key, value, ttl? }');
     if (this.#closing !== undefined) throw new CacheClosedError('setMany');
     const prepared: { k: string; key: string; value: V; ttl: number | undefined; memo: { value: V; size: number } }[] = [];
@@ -300,7 +311,11 @@ export class SyncedCache<V = unknown> extends EventEmitter<SyncedCacheEvents> {
   }
 
   /** Deletes `key` everywhere. Resolves to whether the store held it. */
-  async delete(key: string): Promise<boolean> {
+  delete(key: string): Promise<boolean> {
+    return this.#write(() => this.#delete(key));
+  }
+
+  async #delete(key: string): Promise<boolean> {
     checkKey(key, 'delete');
     if (this.#closing !== undefined) throw new CacheClosedError('delete');
     const k = this.#canon(key);
@@ -325,7 +340,11 @@ export class SyncedCache<V = unknown> extends EventEmitter<SyncedCacheEvents> {
   }
 
   /** Deletes many keys with one store call and one bus message. Resolves to Keyv's answer (true if all existed). */
-  async deleteMany(keys: readonly string[]): Promise<boolean> {
+  deleteMany(keys: readonly string[]): Promise<boolean> {
+    return this.#write(() => this.#deleteMany(keys));
+  }
+
+  async #deleteMany(keys: readonly string[]): Promise<boolean> {
     checkKeys(keys, 'deleteMany');
     if (this.#closing !== undefined) throw new CacheClosedError('deleteMany');
     if (keys.length === 0) return true;
@@ -348,7 +367,11 @@ export class SyncedCache<V = unknown> extends EventEmitter<SyncedCacheEvents> {
   }
 
   /** Empties this namespace: the store, this process's memory, and every other process's memory. */
-  async clear(): Promise<void> {
+  clear(): Promise<void> {
+    return this.#write(() => this.#clear());
+  }
+
+  async #clear(): Promise<void> {
     if (this.#closing !== undefined) throw new CacheClosedError('clear');
     this.#fences.invalidateAll();
     this.#memory.clear();
@@ -439,18 +462,36 @@ export class SyncedCache<V = unknown> extends EventEmitter<SyncedCacheEvents> {
   close(): Promise<void> {
     if (this.#closing === undefined) {
       this.#closing = (async () => {
-        const unpublished = this.#bus?.pendingKeys ?? 0;
-        if (unpublished > 0) {
-          // Nobody will publish them now: the other processes keep their copies until they expire.
-          this.#error(new BusError(`closed with ${unpublished} invalidation(s) not yet published: the bus was down`));
+        try {
+          // Writes already under way finish and announce themselves; new ones are refused.
+          if (this.#writing > 0) await new Promise<void>((resolve) => (this.#idle = resolve));
+          const unpublished = this.#bus?.pendingKeys ?? 0;
+          if (unpublished > 0) {
+            // Nobody will publish them now: the other processes keep their copies until they expire.
+            this.#error(new BusError(`closed with ${unpublished} invalidation(s) not yet published: the bus was down`));
+          }
+          await this.#bus?.close();
+        } finally {
+          this.#trusted = false;
+          this.#memory.clear();
+          this.#store.release();
         }
-        await this.#bus?.close();
-        this.#trusted = false;
-        this.#memory.clear();
-        this.#store.release();
       })();
     }
     return this.#closing;
+  }
+
+  /** Runs a write, counted so that close() can wait for it. */
+  async #write<T>(operation: () => Promise<T>): Promise<T> {
+    this.#writing++;
+    try {
+      return await operation();
+    } finally {
+      if (--this.#writing === 0 && this.#idle !== undefined) {
+        this.#idle();
+        this.#idle = undefined;
+      }
+    }
   }
 
   #busState(): BusState {
@@ -523,7 +564,7 @@ export class SyncedCache<V = unknown> extends EventEmitter<SyncedCacheEvents> {
         this.#memory.delete(k);
       }
     }
-    if (this.#listening.invalidate) this.emit('invalidate', { keys, origin });
+    if (this.#listening.invalidate) this.#emitSafely('invalidate', { keys, origin });
     if (channels.invalidate.hasSubscribers)
       channels.invalidate.publish({ namespace: this.namespace, instanceId: this.instanceId, origin, keys });
   }
@@ -554,13 +595,13 @@ export class SyncedCache<V = unknown> extends EventEmitter<SyncedCacheEvents> {
       }
       this.#wasUp = true;
       this.#trusted = true;
-      this.emit('bus:up');
+      this.#emitSafely('bus:up');
     } else if (status === 'down') {
       this.#trusted = false;
       this.#fences.invalidateAll();
       this.#memory.clear();
       if (reason !== undefined) this.#error(reason);
-      this.emit('bus:down', { reason });
+      this.#emitSafely('bus:down', { reason });
     } else if (status === 'closed') {
       this.#trusted = false;
     }
@@ -568,7 +609,32 @@ export class SyncedCache<V = unknown> extends EventEmitter<SyncedCacheEvents> {
 
   #error(error: Error): void {
     // An 'error' event with no listener would throw; errors here are reports, never fatal.
-    if (this.listenerCount('error') > 0) this.emit('error', error);
+    if (this.listenerCount('error') > 0) this.#emitSafely('error', error);
+  }
+
+  /**
+   * Emits an event raised by the bus. A listener that throws must not leave the bus half-way through a
+   * state change (a batch never finished would hold every later write), so its error is reported
+   * instead: on 'error' when someone listens there, else as a process warning.
+   */
+  #emitSafely<E extends keyof SyncedCacheEvents>(event: E, ...args: SyncedCacheEvents[E]): void {
+    try {
+      (this.emit as (event: E, ...args: SyncedCacheEvents[E]) => boolean)(event, ...args);
+    } catch (thrown) {
+      const error = thrown instanceof Error ? thrown : new Error(String(thrown));
+      if (event !== 'error' && this.listenerCount('error') > 0) {
+        try {
+          this.emit('error', error);
+          return;
+        } catch {
+          // Reported below.
+        }
+      }
+      process.emitWarning(`a '${String(event)}' listener of a SyncedCache threw: ${error.message}`, {
+        type: 'SyncedCacheWarning',
+        code: 'SYNCED_CACHE_LISTENER_THREW',
+      });
+    }
   }
 
   #listen(event: string | symbol, adding: 0 | 1): void {

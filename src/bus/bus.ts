@@ -96,7 +96,7 @@ export class Bus {
   #seq = 0;
   #nonce = 0;
   /** The heartbeat we wait for: its nonce and when it was sent. */
-  #probe: { nonce: number; sentAt: number } | undefined;
+  #probe: { nonce: number; sentAt: number; graced: boolean } | undefined;
   /** Only a heartbeat sent after the bus went down can bring it back up. */
   #upFloor = 1;
   #lastBeat: number;
@@ -121,16 +121,21 @@ export class Bus {
     this.#handlers = handlers;
     this.#echo = transport.echoesOwnMessages;
     this.#lastBeat = options.clock.now();
+    // A transport may call back from inside open(); nothing here is ready for that until open() has
+    // returned, so such calls are replayed on the next microtask.
+    let opened = false;
+    const whenOpen = (call: () => void) => (opened ? call() : queueMicrotask(call));
     this.#connection = transport.open(channelFor(options.namespace), {
-      message: (payload) => this.#receive(payload),
-      up: () => this.#transportChanged(true, undefined),
-      down: (reason) => this.#transportChanged(false, reason),
-      error: (error) => this.#handlers.error(error),
+      message: (payload) => whenOpen(() => this.#receive(payload)),
+      up: () => whenOpen(() => this.#transportChanged(true, undefined)),
+      down: (reason) => whenOpen(() => this.#transportChanged(false, reason)),
+      error: (error) => whenOpen(() => this.#handlers.error(error)),
     });
-    if (this.#echo) {
-      this.#timer = setInterval(() => this.#beat(), options.heartbeat.interval);
-      this.#timer.unref();
-    }
+    opened = true;
+    // Every transport gets heartbeats: they carry the sender's last sequence number, so a lost message is
+    // noticed within an interval; with an echoing transport they also prove the round trip.
+    this.#timer = setInterval(() => this.#beat(), options.heartbeat.interval);
+    this.#timer.unref();
   }
 
   /** Percentiles of the recent propagation lag. */
@@ -157,6 +162,10 @@ export class Bus {
    * Calls made while a publish is in flight share the next message.
    */
   publish(keys: readonly string[] | '*'): Promise<void> {
+    if (this.#status === 'closed') {
+      this.#handlers.error(new BusError(`the bus is closed: ${keys === '*' ? 'a clear' : `${keys.length} key(s)`} not announced`));
+      return Promise.resolve();
+    }
     if (this.#status !== 'up') {
       this.#queuePending(keys);
       return Promise.resolve();
@@ -210,10 +219,16 @@ export class Bus {
       },
       (error: unknown) => {
         this.#queuePending(batch.all ? '*' : batch.keys);
-        // Receivers will see a gap at our next sequence number and drop their memory; we stop trusting
-        // ours until a heartbeat proves the round trip again, and then republish what is pending.
-        this.#setStatus('down', new BusError(`publish failed, ${count} key(s) queued for reconnect`, { cause: error }));
-        this.#finish(batch);
+        const failure = new BusError(`publish failed, ${count} key(s) queued for the next attempt`, { cause: error });
+        try {
+          // Receivers will see a gap at our next sequence number and drop their memory. With an echoing
+          // transport we stop trusting ours until a heartbeat proves the round trip again, and then
+          // republish what is pending; without echo nothing would ever prove it, so the next beat retries.
+          if (this.#echo) this.#setStatus('down', failure);
+          else this.#handlers.error(failure);
+        } finally {
+          this.#finish(batch);
+        }
       },
     );
   }
@@ -235,6 +250,7 @@ export class Bus {
     const ms = this.#options.publishTimeout;
     return new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new BusError(`publish timed out after ${ms} ms`)), ms);
+      timer.unref();
       publish.then(
         () => {
           clearTimeout(timer);
@@ -276,6 +292,8 @@ export class Bus {
       this.#setStatus('down', reason);
     } else if (!this.#echo) {
       this.#setStatus('up', undefined);
+      // Tell the others our sequence number now, so they have a baseline before our first invalidation.
+      this.#announceSeq();
     } else {
       // Subscribed: prove the round trip before trusting it.
       this.#sendProbe();
@@ -284,13 +302,23 @@ export class Bus {
 
   #beat(): void {
     if (this.#status === 'closed') return;
-    const probe = this.#probe;
     const now = this.#options.clock.now();
+    this.#expireSenders(now);
+    if (!this.#echo) {
+      this.#announceSeq();
+      if (this.#status === 'up') this.#flushPending();
+      return;
+    }
+    const probe = this.#probe;
     const stalled = now - this.#lastBeat > this.#options.heartbeat.interval + this.#options.heartbeat.timeout / 2;
     this.#lastBeat = now;
     // After an event-loop stall (a long synchronous task, a GC pause) the answer may be waiting unread
-    // in the socket: timers run before I/O is polled. Judge on the next beat instead of flushing for nothing.
-    if (stalled && probe !== undefined) return;
+    // in the socket: timers run before I/O is polled. Judge on the next beat instead of flushing for
+    // nothing, but only once per probe, so that timers that are always late cannot hide a dead bus.
+    if (stalled && probe !== undefined && !probe.graced) {
+      probe.graced = true;
+      return;
+    }
     if (probe !== undefined) {
       if (now - probe.sentAt <= this.#options.heartbeat.timeout) return;
       this.#probe = undefined;
@@ -299,12 +327,23 @@ export class Bus {
       }
     }
     this.#sendProbe();
-    this.#expireSenders(now);
+  }
+
+  /** A heartbeat without echo: tells receivers our last sequence number, so they notice a lost message. */
+  #announceSeq(): void {
+    const payload = encodeMessage(this.#options.namespace, {
+      type: MessageType.Heartbeat,
+      origin: this.id,
+      seq: this.#seq,
+      nonce: ++this.#nonce,
+      sentAt: Date.now(),
+    });
+    this.#connection.publish(payload).catch(() => {});
   }
 
   #sendProbe(): void {
     const nonce = ++this.#nonce;
-    this.#probe = { nonce, sentAt: this.#options.clock.now() };
+    this.#probe = { nonce, sentAt: this.#options.clock.now(), graced: false };
     const payload = encodeMessage(this.#options.namespace, {
       type: MessageType.Heartbeat,
       origin: this.id,
@@ -378,7 +417,10 @@ export class Bus {
       // reconnect covers what was lost.
       this.#senders.clear();
     }
-    this.#handlers.status(status, previous, reason);
-    if (status === 'up') this.#flushPending();
+    try {
+      this.#handlers.status(status, previous, reason);
+    } finally {
+      if (status === 'up') this.#flushPending();
+    }
   }
 }
