@@ -2,13 +2,13 @@
 // it answers). Run `npm run build` first: these tests exercise dist/cli.js, not the sources.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
-import { connect } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import KeyvRedis from '@keyv/redis';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { freePort, type RedisServer, startRedisServer } from '../../scripts/redis-server.mjs';
 import { SyncedCache } from '../../src/index.js';
 import { uniqueNamespace } from '../helpers/factory.js';
+import { tcpAnswers } from '../helpers/tcp.js';
 import { waitFor } from '../helpers/wait.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -82,22 +82,6 @@ function oneLine(text: string): string {
   expect(trimmed).not.toBe('');
   expect(trimmed.split('\n')).toHaveLength(1);
   return trimmed;
-}
-
-function tcpAnswers(port: number, host = '127.0.0.1'): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect({ port, host });
-    socket.setTimeout(1_000);
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('timeout', () => {
-      socket.destroy();
-      resolve(false);
-    });
-    socket.once('error', () => resolve(false));
-  });
 }
 
 let redis: RedisServer;

@@ -1,10 +1,10 @@
-import { connect } from 'node:net';
 import KeyvPostgres from '@keyv/postgres';
 import KeyvRedis from '@keyv/redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StoreError, SyncedCache } from '../../src/index.js';
 import { uniqueNamespace } from '../helpers/factory.js';
 import { useRedisServer } from '../helpers/redis.js';
+import { tcpAnswers } from '../helpers/tcp.js';
 
 // The same battery against real Keyv store adapters over real connections.
 
@@ -102,23 +102,7 @@ describe('on @keyv/redis', () => {
   });
 });
 
-async function postgresAnswers(): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect({ port: 5432, host: '127.0.0.1' });
-    socket.setTimeout(1_000);
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('timeout', () => {
-      socket.destroy();
-      resolve(false);
-    });
-    socket.once('error', () => resolve(false));
-  });
-}
-
-const postgres = await postgresAnswers();
+const postgres = await tcpAnswers(5432);
 if (!postgres) console.warn('[stores.test] PostgreSQL does not answer on 127.0.0.1:5432: the @keyv/postgres battery is skipped.');
 
 describe.skipIf(!postgres)('on @keyv/postgres (skipped when no PostgreSQL answers on 127.0.0.1:5432)', () => {
