@@ -58,8 +58,10 @@ function parseArgs(argv) {
     else if (a === '--runs') opts.runs = Number(argv[++i]);
     else if (a === '--out') opts.out = argv[++i];
     else if (a === '--cpu-prof') opts.cpuProf = true;
+    else if (a === '--render') opts.render = true;
     else if (a === '--help' || a === '-h') {
       console.log('usage: node bench/run.mjs [--quick] [--runs N] [--out DIR] [--cpu-prof] [scenario ...]');
+      console.log('       node bench/run.mjs --render [--out DIR]   rewrite DIR/RESULTS.md from DIR/results.json, measuring nothing');
       console.log(`scenarios: ${SCENARIOS.join(', ')}`);
       process.exit(0);
     } else if (a.startsWith('--')) throw new Error(`unknown option ${a}`);
@@ -90,8 +92,26 @@ function ourVersion() {
   return `${pkg.version}${commit ? ` (commit ${commit})` : ''}`;
 }
 
+/** The prose parts of RESULTS.md that do not come from a measurement. */
+function attachProse(results) {
+  results.configuration = CONFIGURATION;
+  const analysisFile = join(BENCH, 'analysis.md');
+  results.analysis = existsSync(analysisFile) ? [readFileSync(analysisFile, 'utf8').trim()] : undefined;
+}
+
+/** Re-renders RESULTS.md from an existing results.json (after editing analysis.md or the report code). */
+function render(dir) {
+  const results = JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8'));
+  results.targets = evaluateTargets(results);
+  attachProse(results);
+  writeFileSync(join(dir, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
+  writeFileSync(join(dir, 'RESULTS.md'), `${renderMarkdown(results)}\n`);
+  console.log(`rewrote ${join(dir, 'RESULTS.md')} from the results of ${results.meta.date}`);
+}
+
 async function main() {
   const opts = parseArgs(process.argv.slice(2));
+  if (opts.render) return render(opts.out ?? BENCH);
   const selected = opts.filters.length ? SCENARIOS.filter((s) => opts.filters.some((f) => s.includes(f))) : SCENARIOS;
   if (selected.length === 0) throw new Error(`no scenario matches ${opts.filters.join(', ')}`);
   if (!hasRedisServer()) throw new Error('redis-server is not on PATH: the suite starts its own (apt-get install redis-server)');
@@ -115,7 +135,8 @@ async function main() {
   if (ours) {
     // one build for the whole run, whatever happens to dist/ meanwhile
     snapshot = join(BENCH, '.tmp', `dist-${process.pid}`);
-    cpSync(join(ROOT, 'dist'), snapshot, { recursive: true });
+    // BENCH_DIST=/path/to/index.js measures another build (a patched copy, say) instead of dist/
+    cpSync(process.env.BENCH_DIST ? dirname(process.env.BENCH_DIST) : join(ROOT, 'dist'), snapshot, { recursive: true });
     process.env.BENCH_DIST = join(snapshot, 'index.js');
   }
 
@@ -191,9 +212,7 @@ async function main() {
     scenarios,
   };
   results.targets = evaluateTargets(results);
-  results.configuration = CONFIGURATION;
-  const analysisFile = join(BENCH, 'analysis.md');
-  if (existsSync(analysisFile)) results.analysis = [readFileSync(analysisFile, 'utf8').trim()];
+  attachProse(results);
 
   for (const s of scenarios) {
     if (s.svg) {
