@@ -20,7 +20,7 @@ export default defineConfig([
   },
   {
     // The command-line tool: ESM only, with a shebang.
-    entry: { cli: 'src/cli.ts' },
+    entry: { cli: 'src/cli/index.ts' },
     format: ['esm'],
     sourcemap: true,
     target: 'node20',

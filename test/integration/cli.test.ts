@@ -1,7 +1,7 @@
 // The built `synced-cache` bin, run as a subprocess against a private redis-server (and PostgreSQL when
 // it answers). Run `npm run build` first: these tests exercise dist/cli.js, not the sources.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import KeyvRedis from '@keyv/redis';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
@@ -89,8 +89,9 @@ let url: string;
 
 beforeAll(async () => {
   if (!existsSync(bin)) throw new Error(`${bin} is missing: run \`npm run build\` before these tests`);
-  if (statSync(bin).mtimeMs < statSync(`${root}src/cli.ts`).mtimeMs) {
-    throw new Error(`${bin} is older than src/cli.ts: run \`npm run build\` before these tests`);
+  const newestSource = Math.max(...readdirSync(`${root}src/cli`).map((f) => statSync(`${root}src/cli/${f}`).mtimeMs));
+  if (statSync(bin).mtimeMs < newestSource) {
+    throw new Error(`${bin} is older than src/cli/: run \`npm run build\` before these tests`);
   }
   redis = await startRedisServer();
   url = redis.url;

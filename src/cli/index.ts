@@ -1,0 +1,153 @@
+// The `synced-cache` command: inspect and change a namespace from a shell, and watch its invalidations.
+// It uses the library only through its public entry, like any application would.
+import { Command, CommanderError, Option } from 'commander';
+import { clearCommand, delCommand, getCommand, lsCommand, setCommand, statsCommand, type ValueType } from './commands.js';
+import { CliError, EXIT, firstLine } from './errors.js';
+import { type GlobalOptions, parseDuration, parseNamespace, parsePositiveDuration } from './options.js';
+import { note, setJsonOutput } from './output.js';
+import { watchCommand } from './watch.js';
+
+// ---------------------------------------------------------------------------------------------------
+// The program
+
+function oneLine(text: string): string {
+  return text
+    .trim()
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line !== '')
+    .join(' ');
+}
+
+function buildProgram(setExit: (code: number) => void): Command {
+  const program = new Command('synced-cache');
+  program
+    .description('Inspect and change a synced-cache namespace, and watch its invalidations live.')
+    .exitOverride()
+    .configureOutput({
+      // Commander's errors can span lines (a suggestion after an unknown command); keep them to one.
+      outputError: (text, write) => write(`synced-cache: ${oneLine(text)} (see --help)\n`),
+    })
+    .addOption(new Option('--redis <url>', 'Redis of the invalidation bus (redis://, rediss://, unix://)').env('SYNCED_CACHE_REDIS'))
+    .addOption(
+      new Option('--store <uri>', 'the shared store: redis://, postgres://, postgresql:// or sqlite:// (default: the --redis URL)').env(
+        'SYNCED_CACHE_STORE',
+      ),
+    )
+    .addOption(
+      new Option('-n, --namespace <name>', 'the cache namespace')
+        .env('SYNCED_CACHE_NAMESPACE')
+        .default('default')
+        .argParser(parseNamespace),
+    )
+    .option('--json', 'machine-readable output (one JSON value per line)')
+    .addOption(
+      new Option('--timeout <ms>', 'how long to wait for a connection or an answer').default(5_000).argParser(parsePositiveDuration),
+    )
+    .showSuggestionAfterError(true)
+    .addHelpText(
+      'after',
+      `
+Exit codes: 0 ok, 1 not found or error, 2 usage.
+Examples:
+  synced-cache --redis redis://localhost:6379 set user:1 '{"name":"Ada"}' --ttl 10m
+  synced-cache --redis redis://localhost:6379 --store postgres://localhost/app get user:1
+  synced-cache --redis redis://localhost:6379 watch`,
+    );
+
+  const globals = (command: Command): GlobalOptions => {
+    const options = command.optsWithGlobals<GlobalOptions>();
+    setJsonOutput(options.json === true);
+    return options;
+  };
+
+  program
+    .command('get')
+    .description('print the value of a key (strings as they are, anything else as JSON); exit 1 when not found')
+    .argument('<key>', 'the key')
+    .action(async (key: string, _local: unknown, command: Command) => setExit(await getCommand(key, globals(command))));
+
+  program
+    .command('set')
+    .description('store a value (parsed as JSON, else kept as a string) and tell every process to drop its copy')
+    .argument('<key>', 'the key')
+    .argument('<value>', 'the value: JSON, or any text')
+    .addOption(
+      new Option('--ttl <duration>', 'time to live: milliseconds, or a number with a unit (30s, 10m, 1h, 2d)').argParser(parseDuration),
+    )
+    .addOption(new Option('--type <type>', 'how to read the value').choices(['auto', 'json', 'string']).default('auto'))
+    .action(async (key: string, value: string, local: { ttl?: number; type: ValueType }, command: Command) =>
+      setExit(await setCommand(key, value, local, globals(command))),
+    );
+
+  program
+    .command('del')
+    .alias('delete')
+    .description('delete a key everywhere; exit 1 when it did not exist')
+    .argument('<key>', 'the key')
+    .action(async (key: string, _local: unknown, command: Command) => setExit(await delCommand(key, globals(command))));
+
+  program
+    .command('ls')
+    .description("list the keys of the namespace (through the store's iterator)")
+    .action(async (_local: unknown, command: Command) => setExit(await lsCommand(globals(command))));
+
+  program
+    .command('clear')
+    .description('delete every key of the namespace; asks first unless --yes')
+    .option('-y, --yes', 'do not ask for confirmation (required when stdin is not a terminal)')
+    .action(async (local: { yes?: boolean }, command: Command) => setExit(await clearCommand(local, globals(command))));
+
+  program
+    .command('stats')
+    .description('show the namespace: store, number of keys, and how many caches listen on its channel')
+    .action(async (_local: unknown, command: Command) => setExit(await statsCommand(globals(command))));
+
+  program
+    .command('watch')
+    .description('print each invalidation of the namespace as it happens (time, origin, keys) until interrupted')
+    .option('--heartbeats', 'also print the heartbeats every cache sends')
+    .action(async (local: { heartbeats?: boolean }, command: Command) => setExit(await watchCommand(local, globals(command))));
+
+  return program;
+}
+
+/** Waits until everything written to `stream` has been handed to the OS, so exiting loses nothing. */
+function drain(stream: NodeJS.WriteStream): Promise<void> {
+  return new Promise((resolve) => stream.write('', () => resolve()));
+}
+
+async function main(argv: string[]): Promise<number> {
+  let code: number = EXIT.ok;
+  const program = buildProgram((c) => {
+    code = c;
+  });
+  try {
+    if (argv.length <= 2) {
+      program.outputHelp({ error: true });
+      return EXIT.usage;
+    }
+    await program.parseAsync(argv);
+    return code;
+  } catch (error) {
+    if (error instanceof CommanderError) return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    if (error instanceof CliError) {
+      note(error.message);
+      return error.exitCode;
+    }
+    note(`error: ${firstLine(error instanceof Error ? error.message : String(error))}`);
+    return EXIT.error;
+  }
+}
+
+// `synced-cache ls | head` closes our stdout early: that is the reader's choice, not an error.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code === 'EPIPE') process.exit(EXIT.ok);
+  throw error;
+});
+
+const exitCode = await main(process.argv);
+await Promise.all([drain(process.stdout), drain(process.stderr)]);
+// Everything opened has been closed; exiting explicitly guards against a stray handle in a dependency
+// (a driver's pool or timer) keeping a finished command alive.
+process.exit(exitCode);
