@@ -92,6 +92,17 @@ function ourVersion() {
   return `${pkg.version}${commit ? ` (commit ${commit})` : ''}`;
 }
 
+/** Formats the written files as `npm run lint` (Biome) expects; the content does not change. */
+function formatOutputs(files) {
+  const biome = join(ROOT, 'node_modules', '.bin', 'biome');
+  if (!existsSync(biome)) return;
+  try {
+    execFileSync(biome, ['format', '--write', ...files], { cwd: ROOT, stdio: 'ignore' });
+  } catch {
+    // files Biome ignores (bench/.tmp) or a Biome that is not installed: leave them as written
+  }
+}
+
 /** The prose parts of RESULTS.md that do not come from a measurement. */
 function attachProse(results) {
   results.configuration = CONFIGURATION;
@@ -106,6 +117,7 @@ function render(dir) {
   attachProse(results);
   writeFileSync(join(dir, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
   writeFileSync(join(dir, 'RESULTS.md'), `${renderMarkdown(results)}\n`);
+  formatOutputs([join(dir, 'results.json'), join(dir, 'RESULTS.md')]);
   console.log(`rewrote ${join(dir, 'RESULTS.md')} from the results of ${results.meta.date}`);
 }
 
@@ -222,6 +234,11 @@ async function main() {
   }
   writeFileSync(join(outDir, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
   writeFileSync(join(outDir, 'RESULTS.md'), `${renderMarkdown(results)}\n`);
+  formatOutputs([
+    join(outDir, 'results.json'),
+    join(outDir, 'RESULTS.md'),
+    ...scenarios.filter((s) => s.chart).map((s) => join(outDir, s.chart.file)),
+  ]);
   console.log(
     `\nwrote ${join(outDir, 'RESULTS.md')}, results.json${scenarios.some((s) => s.chart) ? ' and the chart' : ''} in ${results.meta.durationSec.toFixed(0)} s`,
   );

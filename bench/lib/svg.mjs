@@ -39,6 +39,7 @@ export function percentileChart({ title, subtitle, series }) {
   parts.push(
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="Helvetica, Arial, sans-serif" font-size="12">`,
   );
+  parts.push(`<title>${esc(title)}</title>`);
   parts.push(`<rect width="${W}" height="${H}" fill="#ffffff"/>`);
   parts.push(`<text x="${M.left}" y="22" font-size="15" font-weight="bold">${esc(title)}</text>`);
   if (subtitle) parts.push(`<text x="${M.left}" y="38" fill="#555">${esc(subtitle)}</text>`);
