@@ -111,19 +111,38 @@ export class SyncedCache<V = unknown> extends EventEmitter<SyncedCacheEvents> {
   }
 
   /** The value of `key`, or `undefined`. Served from memory when it is there and memory is trusted. */
-  async get(key: string): Promise<V | undefined> {
-    checkKey(key, 'get');
-    if (this.#closing !== undefined) throw new CacheClosedError('get');
-    const k = this.#prefix !== undefined && key.startsWith(this.#prefix) ? key.slice(this.#prefix.length) : key;
-    if (this.#trusted) {
-      const value = this.#memory.get(k);
+  get(key: string): Promise<V | undefined> {
+    // The memory hit: a plain method and a resolved promise, no async frame. Memory is never trusted
+    // once close() has begun, so a hit needs no other check; anything else takes the slow path.
+    if (this.#trusted && typeof key === 'string') {
+      const value = this.#memory.get(this.#prefix !== undefined && key.startsWith(this.#prefix) ? key.slice(this.#prefix.length) : key);
       if (value !== undefined) {
         this.#memoryHits++;
         if (this.#listening.hit) this.emit('hit', { key, tier: 'memory' });
-        return value;
+        return Promise.resolve(value);
       }
     }
-    return this.#readThrough(k, key);
+    return this.#getSlow(key);
+  }
+
+  async #getSlow(key: string): Promise<V | undefined> {
+    checkKey(key, 'get');
+    if (this.#closing !== undefined) throw new CacheClosedError('get');
+    return this.#readThrough(this.#canon(key), key);
+  }
+
+  /**
+   * The value of `key` if this process's memory holds it and memory is trusted, synchronously; else
+   * `undefined`. Never reads the store: for hot paths that can fall back to `get()` themselves.
+   */
+  peek(key: string): V | undefined {
+    if (!this.#trusted || typeof key !== 'string') return undefined;
+    const value = this.#memory.get(this.#canon(key));
+    if (value !== undefined) {
+      this.#memoryHits++;
+      if (this.#listening.hit) this.emit('hit', { key, tier: 'memory' });
+    }
+    return value;
   }
 
   /** Reads `k` from the store, joining a read already in flight that no invalidation has overtaken. */
@@ -461,6 +480,8 @@ export class SyncedCache<V = unknown> extends EventEmitter<SyncedCacheEvents> {
    */
   close(): Promise<void> {
     if (this.#closing === undefined) {
+      // From now on memory is neither read nor filled: reads take the slow path and are refused.
+      this.#trusted = false;
       this.#closing = (async () => {
         try {
           // Writes already under way finish and announce themselves; new ones are refused.
@@ -594,7 +615,7 @@ export class SyncedCache<V = unknown> extends EventEmitter<SyncedCacheEvents> {
         this.#memory.clear();
       }
       this.#wasUp = true;
-      this.#trusted = true;
+      this.#trusted = this.#closing === undefined;
       this.#emitSafely('bus:up');
     } else if (status === 'down') {
       this.#trusted = false;

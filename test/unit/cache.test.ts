@@ -70,6 +70,22 @@ describe('reads and writes', () => {
   });
 });
 
+describe('peek', () => {
+  it('answers from trusted memory only, synchronously, and never reads the store', async () => {
+    const store = new ControlledStore();
+    const cache = makeCache<number>({ store });
+    await cache.set('a', 1);
+    await cache.keyv.set('b', 2);
+    const reads = store.calls.get;
+    expect(cache.peek('a')).toBe(1);
+    expect(cache.peek('b')).toBeUndefined();
+    expect(store.calls.get).toBe(reads);
+    expect(cache.stats().hits.memory).toBe(1);
+    await cache.close();
+    expect(cache.peek('a')).toBeUndefined();
+  });
+});
+
 describe('keys', () => {
   it.each([
     [undefined, /get: key must be a string, got undefined/],

@@ -20,6 +20,7 @@ describe('public types', () => {
     const check = (cache: SyncedCache<User>) => {
       expectTypeOf(cache.get('k')).toEqualTypeOf<Promise<User | undefined>>();
       expectTypeOf(cache.getMany(['a'])).toEqualTypeOf<Promise<(User | undefined)[]>>();
+      expectTypeOf(cache.peek('k')).toEqualTypeOf<User | undefined>();
       expectTypeOf(cache.set).parameter(1).toEqualTypeOf<User>();
       expectTypeOf(cache.getOrSet('k', async () => ({ id: 1 }))).toEqualTypeOf<Promise<User | undefined>>();
       expectTypeOf(cache.stats()).toEqualTypeOf<SyncedCacheStats>();
