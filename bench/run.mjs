@@ -167,6 +167,7 @@ async function main() {
     if (snapshot && !opts.cpuProf) rmSync(snapshot, { recursive: true, force: true });
   };
   process.once('SIGINT', () => {
+    interrupted = true;
     console.log('\ninterrupted: stopping workers and redis-server');
     cleanup().finally(() => process.exit(130));
   });
@@ -175,7 +176,7 @@ async function main() {
   const redisVersion = /redis_version:(\S+)/.exec(info)?.[1] ?? 'unknown';
   const ctx = {
     redisUrl: server.url,
-    runs: opts.runs ?? 3,
+    runs: opts.runs ?? (opts.quick ? 1 : 3),
     // the coherence scenarios run 5 s per run and process group: the library under test gets
     // every run, the other libraries fewer, to keep the whole suite within a few minutes
     otherCoherenceRuns: opts.quick ? 1 : 1,
@@ -245,7 +246,10 @@ async function main() {
   for (const t of results.targets) console.log(`  ${t.verdict.padEnd(8)} ${t.target}: ${t.measured}`);
 }
 
+let interrupted = false;
+
 main().catch(async (err) => {
+  if (interrupted) return;
   console.error(err);
   await stopAllWorkers();
   process.exitCode = 1;

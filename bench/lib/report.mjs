@@ -57,6 +57,13 @@ export function renderMarkdown(results) {
       'shared machine from one invocation to the next; ratios to a baseline measured in the same run are steadier.',
   );
   out.push('');
+  out.push(
+    'Reproduce with `npm run bench` (redis-server on PATH; about 5 minutes on 2 cores). `npm run bench -- --quick` ' +
+      'is a two-minute smoke run (one run each, shorter windows); `node bench/run.mjs propagation write-storm` runs some scenarios; ' +
+      '`node bench/run.mjs --cpu-prof hot-hit` writes a CPU profile of every process for `node bench/profile-summary.mjs`. ' +
+      'Partial and quick runs write to bench/.tmp/.',
+  );
+  out.push('');
   out.push('| machine | |');
   out.push('| --- | --- |');
   out.push(`| CPU | ${meta.machine.cpu} x ${meta.machine.cores} cores |`);
