@@ -1,12 +1,12 @@
 // Scenario 1: hot memory hit. 10,000 warm keys, `await cache.get(k)` in a loop.
 // Baselines in the same run: raw lru-cache get (synchronous, and awaited: the floor for an
-// async API). Every system runs in a fresh process of its own, in the same order each run.
+// async API). Every system runs in a fresh process of its own; the order rotates from run to run.
 import { fileURLToPath } from 'node:url';
 import { LRUCache } from 'lru-cache';
 import { Bench } from 'tinybench';
 import { forEachConcurrent } from './lib/load.mjs';
 import { inChild } from './lib/procs.mjs';
-import { median } from './lib/stats.mjs';
+import { median, rotated } from './lib/stats.mjs';
 import { createSystem, SYSTEMS } from './lib/systems.mjs';
 import { keyOf, makeValue } from './lib/values.mjs';
 
@@ -89,7 +89,7 @@ export async function run(ctx) {
   const perRun = [];
   for (let run = 0; run < maxRuns; run++) {
     const res = {};
-    for (const id of ids) {
+    for (const id of rotated(ids, run)) {
       if (run >= runsOf(id)) continue;
       ctx.log(`  run ${run + 1}/${runsOf(id)}: ${id}`);
       res[id] = await inChild(SELF, 'measure', [

@@ -4,7 +4,7 @@
 // The latency distribution is drawn to propagation.svg.
 import { fileURLToPath } from 'node:url';
 import { startWorker, withTimeout } from './lib/procs.mjs';
-import { median, summarize, usBetween } from './lib/stats.mjs';
+import { median, rotated, summarize, usBetween } from './lib/stats.mjs';
 import { percentileChart } from './lib/svg.mjs';
 import { SYSTEMS } from './lib/systems.mjs';
 
@@ -118,7 +118,7 @@ export async function run(ctx) {
   const pooled = Object.fromEntries(ids.map((id) => [id, []]));
   for (let run = 0; run < ctx.runs; run++) {
     const res = {};
-    for (const id of ids) {
+    for (const id of rotated(ids, run)) {
       ctx.log(`  run ${run + 1}/${ctx.runs}: ${id} (${samples} samples)`);
       const m = await measureOnce(ctx, id, run, samples);
       res[id] = { ...summarize(m.lat), lost: m.lost, setP50: summarize(m.setUs).p50, foundByFallback: m.foundByFallback };

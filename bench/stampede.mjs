@@ -6,7 +6,7 @@
 import { fileURLToPath } from 'node:url';
 import { LRUCache } from 'lru-cache';
 import { inChild } from './lib/procs.mjs';
-import { median, summarize } from './lib/stats.mjs';
+import { median, rotated, summarize } from './lib/stats.mjs';
 import { createSystem, SYSTEMS } from './lib/systems.mjs';
 import { makeValue } from './lib/values.mjs';
 
@@ -81,7 +81,7 @@ export async function run(ctx) {
   const perRun = [];
   for (let run = 0; run < ctx.runs; run++) {
     const res = {};
-    for (const id of ids) {
+    for (const id of rotated(ids, run)) {
       ctx.log(`  run ${run + 1}/${ctx.runs}: ${id}`);
       res[id] = await inChild(SELF, 'measure', [id, { redisUrl: ctx.redisUrl, namespace: `stampede-${id}-${run}` }]);
     }

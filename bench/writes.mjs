@@ -10,7 +10,7 @@ import { Redis } from 'ioredis';
 import { Keyv } from 'keyv';
 import { measureWindow } from './lib/load.mjs';
 import { inChild } from './lib/procs.mjs';
-import { median } from './lib/stats.mjs';
+import { median, rotated } from './lib/stats.mjs';
 import { createSystem, SYSTEMS } from './lib/systems.mjs';
 import { keyOf, makeValue } from './lib/values.mjs';
 
@@ -82,7 +82,7 @@ export async function run(ctx) {
   const perRun = [];
   for (let run = 0; run < ctx.runs; run++) {
     const res = {};
-    for (const id of ids) {
+    for (const id of rotated(ids, run)) {
       ctx.log(`  run ${run + 1}/${ctx.runs}: ${id}`);
       res[id] = await inChild(SELF, 'measure', [
         id,

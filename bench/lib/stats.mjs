@@ -53,3 +53,12 @@ export function medianOfRuns(runs) {
 export function usBetween(t0, t1) {
   return Number(BigInt(t1) - BigInt(t0)) / 1000;
 }
+
+/**
+ * `list` rotated left by `k`: run k measures the systems in a different order, so a burst of
+ * load from elsewhere on the machine does not land on the same system in every run.
+ */
+export function rotated(list, k) {
+  const n = k % list.length;
+  return [...list.slice(n), ...list.slice(0, n)];
+}
