@@ -553,7 +553,8 @@ export class SyncedCache<V = unknown> extends EventEmitter<SyncedCacheEvents> {
     try {
       return await this.#store.roundTrip(value);
     } catch (error) {
-      const reason = error instanceof RangeError ? 'it is circular or too deeply nested' : (error as Error)?.message;
+      const message = (error as Error)?.message ?? String(error);
+      const reason = error instanceof RangeError || /circular/i.test(message) ? 'it is circular or too deeply nested' : message;
       throw new TypeError(`synced-cache: cannot set key ${quote(key)}: the store cannot serialize the value (${reason})`, { cause: error });
     }
   }

@@ -223,6 +223,25 @@ describe('one adapter, one namespace', () => {
   });
 });
 
+describe('the memory copy is what the store gives back', () => {
+  it.each([
+    ['a Date', { when: new Date(0) }],
+    ['a Buffer', { bytes: Buffer.from('hi') }],
+    ['a string that looks like an escape', { s: ':base64:aGk=', t: '::x' }],
+    ['nested undefined and NaN', { a: undefined, n: [Number.NaN, 1] }],
+  ])('for %s, in this process and in a fresh one', async (_, value) => {
+    const store = new Map();
+    const cache = makeCache<unknown>({ store, namespace: 'copy' });
+    await cache.set('k', value);
+    const fromMemory = await cache.get('k');
+    expect(cache.stats().hits.memory).toBe(1);
+    const fresh = makeCache<unknown>({ store, namespace: 'copy' });
+    const fromStore = await fresh.get('k');
+    expect(fresh.stats().hits.store).toBe(1);
+    expect(fromMemory).toEqual(fromStore);
+  });
+});
+
 describe('store failures surface', () => {
   it('get rejects with a StoreError keeping the cause, even though Keyv 5 hides adapter errors by default', async () => {
     const store = new ControlledStore();
