@@ -115,7 +115,8 @@ export async function run(ctx) {
       `Express ${'5'} app in its own process; autocannon in the runner process, ${CONNECTIONS} connections, no pipelining, ` +
       `${duration} s per route after a 1 s warmup, requests cycling over ${IDS} ids. Ratio: to the constant route in the same run; ` +
       'a memory hit costs well under a microsecond against the ~100 µs of an Express request, so the cached route ' +
-      'and the constant one differ by noise (about +-10% here).',
+      'and the constant one differ only by the run-to-run noise of this machine (tens of percent either way between ' +
+      'invocations of the suite).',
     columns: [
       { key: 'system', label: 'route' },
       { key: 'rps', label: 'requests/s', fmt: 'ops' },
