@@ -90,6 +90,8 @@ export class Bus {
   readonly #connection: TransportConnection;
   readonly #senders = new Map<string, Sender>();
   readonly #timer: NodeJS.Timeout | undefined;
+  /** How every invalidation this instance sends begins. */
+  readonly #ownInvalidation: string;
 
   #status: BusStatus = 'connecting';
   #transportUp = false;
@@ -121,6 +123,8 @@ export class Bus {
     this.#handlers = handlers;
     this.#echo = transport.echoesOwnMessages;
     this.#lastBeat = options.clock.now();
+    const probe = encodeMessage(options.namespace, { type: MessageType.Invalidate, origin: this.id, seq: 0, sentAt: 0, keys: [] });
+    this.#ownInvalidation = probe.slice(0, probe.indexOf(',"q":'));
     // A transport may call back from inside open(); nothing here is ready for that until open() has
     // returned, so such calls are replayed on the next microtask.
     let opened = false;
@@ -362,6 +366,9 @@ export class Bus {
 
   #receive(payload: unknown): void {
     if (this.#status === 'closed') return;
+    // Our own invalidations come back from Redis; recognising them by how they begin spares parsing
+    // what can be a large batch.
+    if (typeof payload === 'string' && payload.startsWith(this.#ownInvalidation)) return;
     const message = decodeMessage(this.#options.namespace, payload, this.#options.maxMessageBytes);
     if (typeof message === 'string') {
       this.ignored++;
