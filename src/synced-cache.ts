@@ -118,11 +118,17 @@ export class SyncedCache<V = unknown> extends EventEmitter<SyncedCacheEvents> {
       const value = this.#memory.get(this.#prefix !== undefined && key.startsWith(this.#prefix) ? key.slice(this.#prefix.length) : key);
       if (value !== undefined) {
         this.#memoryHits++;
-        if (this.#listening.hit) this.emit('hit', { key, tier: 'memory' });
+        if (this.#listening.hit) return this.#hitEmitted(key, value);
         return Promise.resolve(value);
       }
     }
     return this.#getSlow(key);
+  }
+
+  /** The memory hit with a 'hit' listener: a listener that throws rejects the get, as in the async path. */
+  async #hitEmitted(key: string, value: V): Promise<V> {
+    this.emit('hit', { key, tier: 'memory' });
+    return value;
   }
 
   async #getSlow(key: string): Promise<V | undefined> {

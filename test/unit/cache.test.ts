@@ -371,6 +371,19 @@ describe('events and lifecycle', () => {
     ]);
   });
 
+  it('a throwing hit listener rejects the get instead of throwing synchronously', async () => {
+    const cache = makeCache();
+    await cache.set('a', 1);
+    cache.on('hit', () => {
+      throw new Error('listener bug');
+    });
+    let result: Promise<unknown> | undefined;
+    expect(() => {
+      result = cache.get('a');
+    }).not.toThrow();
+    await expect(result).rejects.toThrow('listener bug');
+  });
+
   it('stops emitting once the last listener is removed', async () => {
     const cache = makeCache();
     const hits: unknown[] = [];
