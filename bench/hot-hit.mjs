@@ -6,8 +6,9 @@ import { LRUCache } from 'lru-cache';
 import { Bench } from 'tinybench';
 import { forEachConcurrent } from './lib/load.mjs';
 import { inChild } from './lib/procs.mjs';
-import { median, rotated } from './lib/stats.mjs';
-import { createSystem, SYSTEMS } from './lib/systems.mjs';
+import { runRotated, systemRow, withOurs } from './lib/scenario.mjs';
+import { median } from './lib/stats.mjs';
+import { createSystem } from './lib/systems.mjs';
 import { keyOf, makeValue } from './lib/values.mjs';
 
 const SELF = fileURLToPath(import.meta.url);
@@ -23,10 +24,7 @@ const BASELINES = {
 };
 
 export function systemsFor(ctx) {
-  const list = ['lru-sync', 'lru-await'];
-  if (ctx.ours) list.push('synced-cache');
-  list.push('layered-loader', 'bentocache', 'bentocache-noser', 'cacheable', 'cacheable-noclone');
-  return list;
+  return withOurs(ctx, ['lru-sync', 'lru-await'], ['layered-loader', 'bentocache', 'bentocache-noser', 'cacheable', 'cacheable-noclone']);
 }
 
 /** Child side: one system, one tinybench run of batched gets. */
@@ -85,29 +83,18 @@ const CLOSE = new Set(['lru-await', 'synced-cache', 'layered-loader']);
 export async function run(ctx) {
   const ids = systemsFor(ctx);
   const runsOf = (id) => (CLOSE.has(id) && !ctx.quick ? ctx.runs + 2 : ctx.runs);
-  const maxRuns = Math.max(...ids.map(runsOf));
-  const perRun = [];
-  for (let run = 0; run < maxRuns; run++) {
-    const res = {};
-    for (const id of rotated(ids, run)) {
-      if (run >= runsOf(id)) continue;
-      ctx.log(`  run ${run + 1}/${runsOf(id)}: ${id}`);
-      res[id] = await inChild(SELF, 'measure', [
-        id,
-        { redisUrl: ctx.redisUrl, namespace: `hot-${id}-${run}`, timeMs: ctx.quick ? 250 : 500 },
-      ]);
-    }
-    perRun.push(res);
-  }
+  const perRun = await runRotated(
+    ctx,
+    ids,
+    (id, run) => inChild(SELF, 'measure', [id, { redisUrl: ctx.redisUrl, namespace: `hot-${id}-${run}`, timeMs: ctx.quick ? 250 : 500 }]),
+    { runsOf, flush: false },
+  );
   const rows = ids.map((id) => {
     const mine = perRun.filter((r) => r[id] !== undefined);
     const ops = mine.map((r) => r[id].opsPerSec);
     const ratio = mine.map((r) => r[id].opsPerSec / r['lru-await'].opsPerSec);
     return {
-      id,
-      system: BASELINES[id] ?? SYSTEMS[id].label,
-      ours: SYSTEMS[id]?.ours ?? false,
-      baseline: id in BASELINES,
+      ...systemRow(id, BASELINES),
       opsPerSec: median(ops),
       nsPerOp: median(mine.map((r) => r[id].nsPerOp)),
       ratioToAwaitedLru: median(ratio),

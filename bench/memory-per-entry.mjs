@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { LRUCache } from 'lru-cache';
 import { forEachConcurrent } from './lib/load.mjs';
 import { inChild } from './lib/procs.mjs';
+import { systemRow, withOurs } from './lib/scenario.mjs';
 import { median } from './lib/stats.mjs';
 import { createSystem, SYSTEMS } from './lib/systems.mjs';
 import { keyOf, makeSmallValue } from './lib/values.mjs';
@@ -20,10 +21,7 @@ export const title = 'Memory per entry (100,000 small entries)';
 const BASELINES = { 'raw-lru': 'raw lru-cache = floor' };
 
 export function systemsFor(ctx) {
-  const list = ['raw-lru'];
-  if (ctx.ours) list.push('synced-cache');
-  list.push('layered-loader', 'bentocache', 'bentocache-noser', 'cacheable', 'cacheable-noclone');
-  return list;
+  return withOurs(ctx, ['raw-lru'], ['layered-loader', 'bentocache', 'bentocache-noser', 'cacheable', 'cacheable-noclone']);
 }
 
 function heapAfterGc() {
@@ -81,10 +79,7 @@ export async function run(ctx) {
   const rows = ids.map((id) => {
     const bytesPerEntry = median(results[id].map((r) => r.bytesPerEntry));
     return {
-      id,
-      system: BASELINES[id] ?? SYSTEMS[id].label,
-      ours: SYSTEMS[id]?.ours ?? false,
-      baseline: id in BASELINES,
+      ...systemRow(id, BASELINES),
       runs: results[id].length,
       bytesPerEntry,
       ratio: bytesPerEntry / floor,

@@ -4,7 +4,8 @@
 // The latency distribution is drawn to propagation.svg.
 import { fileURLToPath } from 'node:url';
 import { startWorker, withTimeout } from './lib/procs.mjs';
-import { median, rotated, summarize, usBetween } from './lib/stats.mjs';
+import { medianOf, runRotated, systemRow, withOurs } from './lib/scenario.mjs';
+import { median, summarize, usBetween } from './lib/stats.mjs';
 import { percentileChart } from './lib/svg.mjs';
 import { SYSTEMS } from './lib/systems.mjs';
 
@@ -20,10 +21,7 @@ export const title = 'Propagation latency (write in process A until process B re
 const BASELINES = { 'raw-pubsub': 'raw ioredis PUBLISH -> message = floor' };
 
 export function systemsFor(ctx) {
-  const list = ['raw-pubsub'];
-  if (ctx.ours) list.push('synced-cache');
-  list.push('layered-loader', 'cacheable', 'bentocache');
-  return list;
+  return withOurs(ctx, ['raw-pubsub'], ['layered-loader', 'cacheable', 'bentocache']);
 }
 
 function nextSeen(worker) {
@@ -114,26 +112,21 @@ async function measureOnce(ctx, id, run, samples) {
 export async function run(ctx) {
   const ids = systemsFor(ctx);
   const samples = ctx.quick ? 200 : 1000;
-  const perRun = [];
   const pooled = Object.fromEntries(ids.map((id) => [id, []]));
-  for (let run = 0; run < ctx.runs; run++) {
-    const res = {};
-    for (const id of rotated(ids, run)) {
-      ctx.log(`  run ${run + 1}/${ctx.runs}: ${id} (${samples} samples)`);
+  const perRun = await runRotated(
+    ctx,
+    ids,
+    async (id, run) => {
       const m = await measureOnce(ctx, id, run, samples);
-      res[id] = { ...summarize(m.lat), lost: m.lost, setP50: summarize(m.setUs).p50, foundByFallback: m.foundByFallback };
       pooled[id].push(...m.lat);
-    }
-    perRun.push(res);
-    await ctx.flush();
-  }
+      return { ...summarize(m.lat), lost: m.lost, setP50: summarize(m.setUs).p50, foundByFallback: m.foundByFallback };
+    },
+    { note: ` (${samples} samples)` },
+  );
   const rows = ids.map((id) => {
-    const pick = (f) => median(perRun.map((r) => r[id][f]));
+    const pick = (f) => medianOf(perRun, id, f);
     return {
-      id,
-      system: BASELINES[id] ?? SYSTEMS[id].label,
-      ours: SYSTEMS[id]?.ours ?? false,
-      baseline: id in BASELINES,
+      ...systemRow(id, BASELINES),
       p50: pick('p50'),
       p90: pick('p90'),
       p99: pick('p99'),

@@ -5,9 +5,9 @@
 // different at the second look is left permanently stale (nothing will ever fix it short of its
 // ttl). The target is 0, in every run.
 
-import { readTruth, sleep, staleKeys, startGroup, stopGroup, waitForBus } from './lib/coherence.mjs';
+import { coherenceRows, dumpsAfter, runCoherence, staleKeys, waitForBus, withGroup } from './lib/coherence.mjs';
+import { withOurs } from './lib/scenario.mjs';
 import { median } from './lib/stats.mjs';
-import { SYSTEMS } from './lib/systems.mjs';
 
 const KEYS = 1_000;
 
@@ -15,29 +15,20 @@ export const name = 'stale-after-mixed-load';
 export const title = 'Stale keys after a mixed load (2 processes, 90% get / 10% set, 1,000 keys)';
 
 export function systemsFor(ctx) {
-  const list = [];
-  if (ctx.ours) list.push('synced-cache');
-  list.push('hand-rolled', 'layered-loader', 'cacheable', 'bentocache');
-  return list;
+  return withOurs(ctx, [], ['hand-rolled', 'layered-loader', 'cacheable', 'bentocache']);
 }
 
 async function measureOnce(ctx, id, run, durationMs) {
   const namespace = `mixed-${id}-${run}`;
   const spec = { redisUrl: ctx.redisUrl, system: id, namespace, keyCount: KEYS };
-  const g = await startGroup({ ...spec, roles: ['p1', 'p2'] });
-  try {
+  return withGroup(spec, ['p1', 'p2'], async (g) => {
     await g.p1.call('seed');
     await Promise.all([g.p1.call('warm'), g.p2.call('warm')]);
     await waitForBus(g.p1, [g.p2]);
     await waitForBus(g.p2, [g.p1]);
     const loads = await Promise.all(['p1', 'p2'].map((p) => g[p].call('mixed', { writer: p, durationMs, workers: 8, setRatio: 0.1 })));
     const end = Date.now();
-    const dumpAll = () => Promise.all([g.p1, g.p2].map((p) => p.call('dump')));
-    await sleep(Math.max(0, end + 200 - Date.now()));
-    const first = await dumpAll();
-    await sleep(Math.max(0, end + 1200 - Date.now()));
-    const second = await dumpAll();
-    const truth = await readTruth(spec);
+    const { first, second, truth } = await dumpsAfter([g.p1, g.p2], end, spec);
     const stale200 = first.map((d) => staleKeys(d, truth));
     const stale1200 = second.map((d) => staleKeys(d, truth));
     const permanent = stale1200.reduce((n, keys, p) => n + keys.filter((k) => first[p][k] === second[p][k]).length, 0);
@@ -52,40 +43,22 @@ async function measureOnce(ctx, id, run, durationMs) {
         keys.slice(0, 3).map((k) => ({ process: `p${p + 1}`, key: `k:${k}`, memory: second[p][k], store: truth[k] })),
       ),
     };
-  } finally {
-    await stopGroup(g);
-  }
+  });
 }
 
 export async function run(ctx) {
   const ids = systemsFor(ctx);
   const durationMs = ctx.quick ? 2000 : 5000;
-  const rows = [];
-  const raw = {};
-  for (const id of ids) {
-    const runs = SYSTEMS[id].ours ? ctx.runs : Math.min(ctx.runs, ctx.otherCoherenceRuns);
-    const per = [];
-    for (let run = 0; run < runs; run++) {
-      ctx.log(`  ${id}: run ${run + 1}/${runs} (${durationMs / 1000} s)`);
-      per.push(await measureOnce(ctx, id, run, durationMs));
-      await ctx.flush();
-    }
-    raw[id] = per;
-    rows.push({
-      id,
-      system: SYSTEMS[id].label,
-      ours: SYSTEMS[id].ours ?? false,
-      baseline: SYSTEMS[id].baseline ?? false,
-      runs,
-      opsPerSec: median(per.map((r) => r.opsPerSec)),
-      sets: median(per.map((r) => r.sets)),
-      stale200: median(per.map((r) => r.stale200)),
-      stale1200: median(per.map((r) => r.stale1200)),
-      worst: Math.max(...per.map((r) => r.stale1200)),
-      perRun: per.map((r) => r.stale1200).join(', '),
-      examples: per.flatMap((r) => r.examples).slice(0, 4),
-    });
-  }
+  const raw = await runCoherence(ctx, ids, durationMs, measureOnce);
+  const rows = coherenceRows(ids, raw, (per) => ({
+    opsPerSec: median(per.map((r) => r.opsPerSec)),
+    sets: median(per.map((r) => r.sets)),
+    stale200: median(per.map((r) => r.stale200)),
+    stale1200: median(per.map((r) => r.stale1200)),
+    worst: Math.max(...per.map((r) => r.stale1200)),
+    perRun: per.map((r) => r.stale1200).join(', '),
+    examples: per.flatMap((r) => r.examples).slice(0, 4),
+  }));
   return {
     name,
     title,

@@ -6,8 +6,9 @@
 import { fileURLToPath } from 'node:url';
 import { LRUCache } from 'lru-cache';
 import { inChild } from './lib/procs.mjs';
-import { median, rotated, summarize } from './lib/stats.mjs';
-import { createSystem, SYSTEMS } from './lib/systems.mjs';
+import { medianOf, runRotated, systemRow, withOurs } from './lib/scenario.mjs';
+import { summarize } from './lib/stats.mjs';
+import { createSystem } from './lib/systems.mjs';
 import { makeValue } from './lib/values.mjs';
 
 const SELF = fileURLToPath(import.meta.url);
@@ -20,10 +21,7 @@ export const title = 'getOrSet under a stampede (1,000 callers, one cold key, 20
 const BASELINES = { 'naive-lru': 'naive get / load / set on raw lru-cache' };
 
 export function systemsFor(ctx) {
-  const list = ['naive-lru'];
-  if (ctx.ours) list.push('synced-cache');
-  list.push('layered-loader', 'bentocache', 'cacheable');
-  return list;
+  return withOurs(ctx, ['naive-lru'], ['layered-loader', 'bentocache', 'cacheable']);
 }
 
 async function build(id, redisUrl, namespace) {
@@ -78,23 +76,13 @@ export async function measure(id, { redisUrl, namespace }) {
 
 export async function run(ctx) {
   const ids = systemsFor(ctx);
-  const perRun = [];
-  for (let run = 0; run < ctx.runs; run++) {
-    const res = {};
-    for (const id of rotated(ids, run)) {
-      ctx.log(`  run ${run + 1}/${ctx.runs}: ${id}`);
-      res[id] = await inChild(SELF, 'measure', [id, { redisUrl: ctx.redisUrl, namespace: `stampede-${id}-${run}` }]);
-    }
-    perRun.push(res);
-    await ctx.flush();
-  }
+  const perRun = await runRotated(ctx, ids, (id, run) =>
+    inChild(SELF, 'measure', [id, { redisUrl: ctx.redisUrl, namespace: `stampede-${id}-${run}` }]),
+  );
   const rows = ids.map((id) => {
-    const pick = (f) => median(perRun.map((r) => r[id][f]));
+    const pick = (f) => medianOf(perRun, id, f);
     return {
-      id,
-      system: BASELINES[id] ?? SYSTEMS[id].label,
-      ours: SYSTEMS[id]?.ours ?? false,
-      baseline: id in BASELINES,
+      ...systemRow(id, BASELINES),
       calls: pick('calls'),
       callsPerRun: perRun.map((r) => r[id].calls).join(', '),
       p50: pick('p50'),

@@ -7,10 +7,10 @@ import { fileURLToPath } from 'node:url';
 import KeyvRedis from '@keyv/redis';
 import { Redis } from 'ioredis';
 import { Keyv } from 'keyv';
-import { forEachConcurrent, measureWindow } from './lib/load.mjs';
+import { forEachConcurrent, seqAndPar } from './lib/load.mjs';
 import { inChild } from './lib/procs.mjs';
-import { median, rotated } from './lib/stats.mjs';
-import { createSystem, SYSTEMS } from './lib/systems.mjs';
+import { runRotated, seqParColumns, seqParFields, systemRow, windowOptions, withOurs } from './lib/scenario.mjs';
+import { createSystem } from './lib/systems.mjs';
 import { keyOf, makeValue } from './lib/values.mjs';
 
 const SELF = fileURLToPath(import.meta.url);
@@ -26,10 +26,7 @@ const BASELINES = {
 };
 
 export function systemsFor(ctx) {
-  const list = ['redis-get-parse', 'keyv-get'];
-  if (ctx.ours) list.push('synced-cache');
-  list.push('layered-loader', 'bentocache', 'cacheable');
-  return list;
+  return withOurs(ctx, ['redis-get-parse', 'keyv-get'], ['layered-loader', 'bentocache', 'cacheable']);
 }
 
 async function build(id, redisUrl, namespace) {
@@ -65,8 +62,7 @@ export async function measure(id, { redisUrl, namespace, warmupMs, durationMs })
     if (v?.id !== i) throw new Error(`${id}: ${keyOf(i)} returned ${JSON.stringify(v)}`);
   }
   const before = s.stats?.();
-  const seq = await measureWindow({ op: (n) => s.get(n % KEYS), concurrency: 1, warmupMs, durationMs });
-  const par = await measureWindow({ op: (n) => s.get(n % KEYS), concurrency: 64, warmupMs, durationMs });
+  const { seq, par } = await seqAndPar((n) => s.get(n % KEYS), { warmupMs, durationMs });
   const after = s.stats?.();
   await s.close();
   // our own stats() proves the gets were store hits, not memory hits
@@ -74,38 +70,15 @@ export async function measure(id, { redisUrl, namespace, warmupMs, durationMs })
     after && before
       ? (after.hits.memory - before.hits.memory) / (after.hits.memory + after.hits.store - before.hits.memory - before.hits.store)
       : undefined;
-  return { seq: seq.opsPerSec, par: par.opsPerSec, memoryHitShare };
+  return { seq, par, memoryHitShare };
 }
 
 export async function run(ctx) {
   const ids = systemsFor(ctx);
-  const perRun = [];
-  for (let run = 0; run < ctx.runs; run++) {
-    const res = {};
-    for (const id of rotated(ids, run)) {
-      ctx.log(`  run ${run + 1}/${ctx.runs}: ${id}`);
-      res[id] = await inChild(SELF, 'measure', [
-        id,
-        {
-          redisUrl: ctx.redisUrl,
-          namespace: `store-${id}-${run}`,
-          warmupMs: 100,
-          durationMs: ctx.quick ? 300 : 500,
-        },
-      ]);
-    }
-    perRun.push(res);
-    await ctx.flush();
-  }
+  const perRun = await runRotated(ctx, ids, (id, run) => inChild(SELF, 'measure', [id, windowOptions(ctx, `store-${id}-${run}`)]));
   const rows = ids.map((id) => ({
-    id,
-    system: BASELINES[id] ?? SYSTEMS[id].label,
-    ours: SYSTEMS[id]?.ours ?? false,
-    baseline: id in BASELINES,
-    seqOpsPerSec: median(perRun.map((r) => r[id].seq)),
-    parOpsPerSec: median(perRun.map((r) => r[id].par)),
-    seqRatio: median(perRun.map((r) => r[id].seq / r['redis-get-parse'].seq)),
-    parRatio: median(perRun.map((r) => r[id].par / r['redis-get-parse'].par)),
+    ...systemRow(id, BASELINES),
+    ...seqParFields(perRun, id, 'redis-get-parse'),
     memoryHitShare: perRun[0][id].memoryHitShare,
   }));
   return {
@@ -115,13 +88,7 @@ export async function run(ctx) {
       `${KEYS.toLocaleString('en-US')} keys written through each system, memory tier of ${MEMORY_MAX} entries ` +
       '(so every get in key order misses memory and reads Redis), ops/s over a timed window after a warmup, ' +
       'sequential and with 64 gets in flight. Ratio: to raw ioredis GET + JSON.parse in the same run.',
-    columns: [
-      { key: 'system', label: 'system' },
-      { key: 'seqOpsPerSec', label: 'sequential ops/s', fmt: 'ops' },
-      { key: 'seqRatio', label: 'x GET+parse', fmt: 'ratio' },
-      { key: 'parOpsPerSec', label: '64 in flight ops/s', fmt: 'ops' },
-      { key: 'parRatio', label: 'x GET+parse', fmt: 'ratio' },
-    ],
+    columns: [{ key: 'system', label: 'system' }, ...seqParColumns('x GET+parse')],
     rows,
   };
 }

@@ -4,9 +4,9 @@
 // reader's get() returns it), memory of each process, and after the storm the number of keys
 // whose value in some process's memory differs from the store (200 ms after, and 1 s later).
 
-import { readTruth, sleep, staleKeys, startGroup, stopGroup, waitForBus } from './lib/coherence.mjs';
+import { coherenceRows, dumpsAfter, runCoherence, staleKeys, waitForBus, withGroup } from './lib/coherence.mjs';
+import { withOurs } from './lib/scenario.mjs';
 import { median, summarize } from './lib/stats.mjs';
-import { SYSTEMS } from './lib/systems.mjs';
 
 const KEYS = 10_000;
 const PROBE = '__probe';
@@ -15,17 +15,13 @@ export const name = 'write-storm';
 export const title = 'Write storm (1 writer, 2 readers, 10,000 keys)';
 
 export function systemsFor(ctx) {
-  const list = [];
-  if (ctx.ours) list.push('synced-cache');
-  list.push('hand-rolled', 'layered-loader', 'cacheable', 'bentocache');
-  return list;
+  return withOurs(ctx, [], ['hand-rolled', 'layered-loader', 'cacheable', 'bentocache']);
 }
 
 async function measureOnce(ctx, id, run, durationMs) {
   const namespace = `storm-${id}-${run}`;
   const spec = { redisUrl: ctx.redisUrl, system: id, namespace, keyCount: KEYS };
-  const g = await startGroup({ ...spec, roles: ['writer', 'r1', 'r2'] });
-  try {
+  return withGroup(spec, ['writer', 'r1', 'r2'], async (g) => {
     await g.writer.call('seed');
     await Promise.all([g.r1.call('warm'), g.r2.call('warm')]);
     await waitForBus(g.writer, [g.r1, g.r2]);
@@ -43,12 +39,7 @@ async function measureOnce(ctx, id, run, durationMs) {
     const stormEnd = Date.now();
     const rs = await readers;
 
-    const dumpAll = () => Promise.all([g.writer, g.r1, g.r2].map((p) => p.call('dump')));
-    await sleep(Math.max(0, stormEnd + 200 - Date.now()));
-    const first = await dumpAll();
-    await sleep(Math.max(0, stormEnd + 1200 - Date.now()));
-    const second = await dumpAll();
-    const truth = await readTruth(spec);
+    const { first, second, truth } = await dumpsAfter([g.writer, g.r1, g.r2], stormEnd, spec);
     const stale200 = first.reduce((n, d) => n + staleKeys(d, truth).length, 0);
     const stale1200 = second.reduce((n, d) => n + staleKeys(d, truth).length, 0);
 
@@ -76,32 +67,16 @@ async function measureOnce(ctx, id, run, durationMs) {
       stale1200,
       readerStats: rs.map((r) => r.statsAfter),
     };
-  } finally {
-    await stopGroup(g);
-  }
+  });
 }
 
 export async function run(ctx) {
   const ids = systemsFor(ctx);
   const durationMs = ctx.quick ? 2000 : 5000;
-  const rows = [];
-  const raw = {};
-  for (const id of ids) {
-    const runs = SYSTEMS[id].ours ? ctx.runs : Math.min(ctx.runs, ctx.otherCoherenceRuns);
-    const per = [];
-    for (let run = 0; run < runs; run++) {
-      ctx.log(`  ${id}: run ${run + 1}/${runs} (${durationMs / 1000} s)`);
-      per.push(await measureOnce(ctx, id, run, durationMs));
-      await ctx.flush();
-    }
-    raw[id] = per;
+  const raw = await runCoherence(ctx, ids, durationMs, measureOnce);
+  const rows = coherenceRows(ids, raw, (per) => {
     const pick = (f) => median(per.map((r) => r[f]));
-    rows.push({
-      id,
-      system: SYSTEMS[id].label,
-      ours: SYSTEMS[id].ours ?? false,
-      baseline: SYSTEMS[id].baseline ?? false,
-      runs,
+    return {
       setsPerSec: pick('setsPerSec'),
       sentPerSec: pick('sentPerSec'),
       appliedPerSec: pick('appliedPerSec'),
@@ -114,8 +89,8 @@ export async function run(ctx) {
       stale200: pick('stale200'),
       stale1200: pick('stale1200'),
       staleRuns: per.map((r) => r.stale1200),
-    });
-  }
+    };
+  });
   return {
     name,
     title,

@@ -8,10 +8,10 @@ import { fileURLToPath } from 'node:url';
 import KeyvRedis from '@keyv/redis';
 import { Redis } from 'ioredis';
 import { Keyv } from 'keyv';
-import { measureWindow } from './lib/load.mjs';
+import { seqAndPar } from './lib/load.mjs';
 import { inChild } from './lib/procs.mjs';
-import { median, rotated } from './lib/stats.mjs';
-import { createSystem, SYSTEMS } from './lib/systems.mjs';
+import { runRotated, seqParColumns, seqParFields, systemRow, windowOptions, withOurs } from './lib/scenario.mjs';
+import { createSystem } from './lib/systems.mjs';
 import { keyOf, makeValue } from './lib/values.mjs';
 
 const SELF = fileURLToPath(import.meta.url);
@@ -26,10 +26,7 @@ const BASELINES = {
 };
 
 export function systemsFor(ctx) {
-  const list = ['keyv-set-publish', 'keyv-set'];
-  if (ctx.ours) list.push('synced-cache');
-  list.push('layered-loader', 'bentocache', 'cacheable');
-  return list;
+  return withOurs(ctx, ['keyv-set-publish', 'keyv-set'], ['layered-loader', 'bentocache', 'cacheable']);
 }
 
 async function build(id, redisUrl, namespace) {
@@ -67,59 +64,26 @@ export async function measure(id, { redisUrl, namespace, warmupMs, durationMs })
   const keys = Array.from({ length: KEYS }, (_, i) => keyOf(i));
   const values = Array.from({ length: KEYS }, (_, i) => makeValue(i));
   const op = (n) => s.set(keys[n % KEYS], values[n % KEYS]);
-  const seq = await measureWindow({ op, concurrency: 1, warmupMs, durationMs });
-  const par = await measureWindow({ op, concurrency: 64, warmupMs, durationMs });
+  const { seq, par } = await seqAndPar(op, { warmupMs, durationMs });
   if (s.get) {
     const v = await s.get(keys[123]);
     if (v?.id !== 123) throw new Error(`${id}: written key returned ${JSON.stringify(v)}`);
   }
   await s.close();
-  return { seq: seq.opsPerSec, par: par.opsPerSec };
+  return { seq, par };
 }
 
 export async function run(ctx) {
   const ids = systemsFor(ctx);
-  const perRun = [];
-  for (let run = 0; run < ctx.runs; run++) {
-    const res = {};
-    for (const id of rotated(ids, run)) {
-      ctx.log(`  run ${run + 1}/${ctx.runs}: ${id}`);
-      res[id] = await inChild(SELF, 'measure', [
-        id,
-        {
-          redisUrl: ctx.redisUrl,
-          namespace: `writes-${id}-${run}`,
-          warmupMs: 100,
-          durationMs: ctx.quick ? 300 : 500,
-        },
-      ]);
-    }
-    perRun.push(res);
-    await ctx.flush();
-  }
-  const rows = ids.map((id) => ({
-    id,
-    system: BASELINES[id] ?? SYSTEMS[id].label,
-    ours: SYSTEMS[id]?.ours ?? false,
-    baseline: id in BASELINES,
-    seqOpsPerSec: median(perRun.map((r) => r[id].seq)),
-    parOpsPerSec: median(perRun.map((r) => r[id].par)),
-    seqRatio: median(perRun.map((r) => r[id].seq / r['keyv-set-publish'].seq)),
-    parRatio: median(perRun.map((r) => r[id].par / r['keyv-set-publish'].par)),
-  }));
+  const perRun = await runRotated(ctx, ids, (id, run) => inChild(SELF, 'measure', [id, windowOptions(ctx, `writes-${id}-${run}`)]));
+  const rows = ids.map((id) => ({ ...systemRow(id, BASELINES), ...seqParFields(perRun, id, 'keyv-set-publish') }));
   return {
     name,
     title,
     description:
       `set() of ~200 B objects over ${KEYS.toLocaleString('en-US')} keys, ops/s over a timed window after a warmup, ` +
       'sequential and with 64 sets in flight. Ratio: to keyv.set + PUBLISH by hand in the same run.',
-    columns: [
-      { key: 'system', label: 'system' },
-      { key: 'seqOpsPerSec', label: 'sequential ops/s', fmt: 'ops' },
-      { key: 'seqRatio', label: 'x keyv.set+PUBLISH', fmt: 'ratio' },
-      { key: 'parOpsPerSec', label: '64 in flight ops/s', fmt: 'ops' },
-      { key: 'parRatio', label: 'x keyv.set+PUBLISH', fmt: 'ratio' },
-    ],
+    columns: [{ key: 'system', label: 'system' }, ...seqParColumns('x keyv.set+PUBLISH')],
     rows,
   };
 }

@@ -1,6 +1,8 @@
 // Parent-side helpers of the multi-process coherence scenarios (write storm, mixed load).
 import { fileURLToPath } from 'node:url';
 import { startWorker } from './procs.mjs';
+import { systemRow } from './scenario.mjs';
+import { SYSTEMS } from './systems.mjs';
 
 export const LOAD_CHILD = fileURLToPath(new URL('../load-child.mjs', import.meta.url));
 
@@ -17,6 +19,16 @@ export async function startGroup({ redisUrl, system, namespace, keyCount, roles 
     throw err;
   }
   return workers;
+}
+
+/** Starts a group (see startGroup), calls `fn(group)`, and stops the group however `fn` ends. */
+export async function withGroup(spec, roles, fn) {
+  const g = await startGroup({ ...spec, roles });
+  try {
+    return await fn(g);
+  } finally {
+    await stopGroup(g);
+  }
 }
 
 export async function stopGroup(workers) {
@@ -77,4 +89,47 @@ export function staleKeys(dump, truth) {
 
 export function sleep(ms) {
   return new Promise((r) => setTimeout(r, ms));
+}
+
+/** Runs of a coherence scenario for `id`: ctx.runs for ours, at most ctx.otherCoherenceRuns for the others. */
+export function coherenceRuns(ctx, id) {
+  return SYSTEMS[id].ours ? ctx.runs : Math.min(ctx.runs, ctx.otherCoherenceRuns);
+}
+
+/**
+ * Runs `measureOnce(ctx, id, run, durationMs)` coherenceRuns(ctx, id) times per system, one
+ * system after the other, flushing Redis after each run. Returns `{ [id]: [result per run] }`.
+ */
+export async function runCoherence(ctx, ids, durationMs, measureOnce) {
+  const raw = {};
+  for (const id of ids) {
+    const runs = coherenceRuns(ctx, id);
+    const per = [];
+    for (let run = 0; run < runs; run++) {
+      ctx.log(`  ${id}: run ${run + 1}/${runs} (${durationMs / 1000} s)`);
+      per.push(await measureOnce(ctx, id, run, durationMs));
+      await ctx.flush();
+    }
+    raw[id] = per;
+  }
+  return raw;
+}
+
+/**
+ * After a load that ended at `end` (a Date.now() reading): every process's dump 200 ms after and
+ * 1.2 s after, then the store's values as a fresh instance reads them.
+ */
+export async function dumpsAfter(procs, end, spec) {
+  const dumpAll = () => Promise.all(procs.map((p) => p.call('dump')));
+  await sleep(Math.max(0, end + 200 - Date.now()));
+  const first = await dumpAll();
+  await sleep(Math.max(0, end + 1200 - Date.now()));
+  const second = await dumpAll();
+  const truth = await readTruth(spec);
+  return { first, second, truth };
+}
+
+/** One row per system: its identity, its number of runs, then `fields(per)` of its results (one per run). */
+export function coherenceRows(ids, raw, fields) {
+  return ids.map((id) => ({ ...systemRow(id), runs: raw[id].length, ...fields(raw[id]) }));
 }

@@ -50,3 +50,10 @@ export async function measureWindow({ op, concurrency = 1, warmupMs = 200, durat
   const seconds = (tEnd - tStart) / 1000;
   return { ops: countAtEnd - countAtStart, seconds, opsPerSec: (countAtEnd - countAtStart) / seconds };
 }
+
+/** Throughput of `op` sequential, then with 64 calls in flight (ops/s of each window). */
+export async function seqAndPar(op, { warmupMs, durationMs }) {
+  const seq = await measureWindow({ op, concurrency: 1, warmupMs, durationMs });
+  const par = await measureWindow({ op, concurrency: 64, warmupMs, durationMs });
+  return { seq: seq.opsPerSec, par: par.opsPerSec };
+}
