@@ -4,8 +4,9 @@ import type { BusTransport, TransportConnection, TransportHandlers } from './tra
 /**
  * An in-process transport on `BroadcastChannel` from `node:worker_threads`: every cache of the same
  * namespace in this process, in any worker thread, hears the others. For apps that share a cache
- * between worker threads, for tests, and for trying the library without Redis. Delivery is reliable
- * and in order within a process, so it needs no heartbeat.
+ * between worker threads, for tests, and for trying the library without Redis. A channel does not hear
+ * its own messages, so liveness is not proven by a round trip; the bus still sends heartbeats on it, to
+ * announce sequence numbers.
  */
 export class BroadcastChannelTransport implements BusTransport {
   readonly echoesOwnMessages = false;
