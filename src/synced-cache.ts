@@ -158,29 +158,24 @@ export class SyncedCache<V = unknown> extends EventEmitter<SyncedCacheEvents> {
     const since = this.#fences.enter(k);
     const read = this.#load(k, key, since);
     this.#fences.shareRead(k, read, since);
+    // Registered before any caller's await, so the fence is released after #load has filled memory and
+    // before callers resume; leave() matches this very read, never a newer one shared since.
+    const release = () => this.#fences.leave(k, read);
+    read.then(release, release);
     return read;
   }
 
   async #load(k: string, key: string, since: number): Promise<V | undefined> {
-    try {
-      const entry = await this.#store.get(k);
-      if (entry === undefined) {
-        this.#misses++;
-        if (this.#listening.miss) this.emit('miss', { key });
-        return undefined;
-      }
-      this.#storeHits++;
-      if (this.#listening.hit) this.emit('hit', { key, tier: 'store' });
-      this.#fill(k, entry.value, entry.expires, since);
-      return entry.value;
-    } finally {
-      // Settled by now, so the shared read can be matched and released.
-      this.#fences.leave(k, this.#currentRead(k));
+    const entry = await this.#store.get(k);
+    if (entry === undefined) {
+      this.#misses++;
+      if (this.#listening.miss) this.emit('miss', { key });
+      return undefined;
     }
-  }
-
-  #currentRead(k: string): Promise<unknown> | undefined {
-    return this.#fences.joinableRead(k);
+    this.#storeHits++;
+    if (this.#listening.hit) this.emit('hit', { key, tier: 'store' });
+    this.#fill(k, entry.value, entry.expires, since);
+    return entry.value;
   }
 
   /** Puts a value read from the store into memory, unless something invalidated it since `since`. */
