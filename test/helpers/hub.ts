@@ -6,6 +6,13 @@ import type { BusTransport, TransportConnection, TransportHandlers } from '../..
  */
 export class Hub {
   readonly conns: { handlers: TransportHandlers; failNext: number; closed: boolean; sent: string[] }[] = [];
+  /** Makes the next publish on the `index`th connection opened reject once. */
+  failNextPublish(index = 0): void {
+    const conn = this.conns[index];
+    if (conn === undefined) throw new Error(`no connection ${index} on the hub`);
+    conn.failNext++;
+  }
+
   transport(echo = false, syncUp = false): BusTransport {
     const hub = this;
     return {

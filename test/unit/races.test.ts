@@ -1,11 +1,24 @@
 import { describe, expect, it } from 'vitest';
-import { BroadcastChannelTransport } from '../../src/index.js';
+import { BroadcastChannelTransport, type SyncedCache } from '../../src/index.js';
 import { ControlledStore } from '../helpers/controlled-store.js';
 import { makeCache, uniqueNamespace } from '../helpers/factory.js';
 import { waitFor } from '../helpers/wait.js';
 
 // Each race is driven step by step: the store holds the calls, the test releases them in the order
 // that would leave a stale value in memory without the fences.
+
+/**
+ * Starts set('k', 'first') then set('k', 'second'), both held by the store: before they reach it
+ * ('hold'), or after they have landed, with their replies held ('holdReply').
+ */
+async function twoHeldWrites(store: ControlledStore, cache: SyncedCache<string>, how: 'hold' | 'holdReply') {
+  store[how]('set', 2);
+  const first = cache.set('k', 'first');
+  const a = await store.whenHeld('set');
+  const second = cache.set('k', 'second');
+  const b = await store.whenHeld('set');
+  return { first, a, second, b };
+}
 
 describe('local races (one process: no message arrives, fences alone must hold)', () => {
   it('a get that read the store before an overlapping set does not refill memory with the old value', async () => {
@@ -84,11 +97,7 @@ describe('local races (one process: no message arrives, fences alone must hold)'
   it('two concurrent writes of one key leave memory equal to what the store ended with', async () => {
     const store = new ControlledStore();
     const cache = makeCache<string>({ store });
-    store.hold('set', 2);
-    const first = cache.set('k', 'first');
-    const a = await store.whenHeld('set');
-    const second = cache.set('k', 'second');
-    const b = await store.whenHeld('set');
+    const { first, a, second, b } = await twoHeldWrites(store, cache, 'hold');
     // The second write lands first, the first write last: the store ends with 'first'.
     b.release();
     await second;
@@ -102,11 +111,7 @@ describe('local races (one process: no message arrives, fences alone must hold)'
   it('the same two writes released in the other order also agree with the store', async () => {
     const store = new ControlledStore();
     const cache = makeCache<string>({ store });
-    store.hold('set', 2);
-    const first = cache.set('k', 'first');
-    const a = await store.whenHeld('set');
-    const second = cache.set('k', 'second');
-    const b = await store.whenHeld('set');
+    const { first, a, second, b } = await twoHeldWrites(store, cache, 'hold');
     a.release();
     await first;
     b.release();
@@ -118,11 +123,7 @@ describe('local races (one process: no message arrives, fences alone must hold)'
   it('two writes whose replies come back in the other order than they landed leave no stale memory', async () => {
     const store = new ControlledStore();
     const cache = makeCache<string>({ store });
-    store.holdReply('set', 2);
-    const first = cache.set('k', 'first');
-    const a = await store.whenHeld('set');
-    const second = cache.set('k', 'second');
-    const b = await store.whenHeld('set');
+    const { first, a, second, b } = await twoHeldWrites(store, cache, 'holdReply');
     // Both have landed, 'second' last; the reply of 'second' comes back first.
     expect(await cache.keyv.get('k')).toBe('second');
     b.release();

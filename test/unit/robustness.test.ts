@@ -44,9 +44,7 @@ describe('robustness', () => {
     await waitFor(() => a.stats().bus === 'up' && b.stats().bus === 'up', 'up');
     await a.set('k', 'old');
     expect(await b.get('k')).toBe('old');
-    const connA = hub.conns[0];
-    if (connA === undefined) throw new Error('no connection');
-    connA.failNext = 1;
+    hub.failNextPublish(0);
     await a.set('k', 'new');
     expect(a.stats().bus).toBe('up');
     await waitFor(() => a.stats().pendingInvalidations === 0, 'the queued key to be republished');
@@ -68,9 +66,7 @@ describe('robustness', () => {
       a.on('bus:down', () => {
         throw new Error('listener bug');
       });
-      const conn = hub.conns[0];
-      if (conn === undefined) throw new Error('no connection');
-      conn.failNext = 1;
+      hub.failNextPublish(0);
       await a.set('k', 'v');
       expect(a.stats().bus).toBe('down');
       await a.close();
@@ -92,9 +88,7 @@ describe('robustness', () => {
     a.on('bus:down', () => {
       throw new Error('listener bug');
     });
-    const conn = hub.conns[0];
-    if (conn === undefined) throw new Error('no connection');
-    conn.failNext = 1;
+    hub.failNextPublish(0);
     await a.set('k', 'v');
     expect(errors.map((e) => e.message)).toContain('listener bug');
   });
@@ -127,5 +121,41 @@ describe('robustness', () => {
     await waitFor(() => b.stats().invalidations.ignored === 2, 'the second message ignored');
     await waitFor(() => b.stats().flushes.gap > gaps, 'the gap to be noticed');
     expect(await b.get(key)).toBe('new');
+  });
+});
+
+describe('batching', () => {
+  it('writes made while a message is in flight share the next message', async () => {
+    const payloads: string[] = [];
+    const releases: (() => void)[] = [];
+    const transport = {
+      echoesOwnMessages: false,
+      open(_channel: string, handlers: { up(): void }) {
+        queueMicrotask(() => handlers.up());
+        return {
+          publish: (payload: string) => {
+            // Heartbeats go through at once; invalidations wait for the test.
+            if (!payload.includes('"t":"i"')) return Promise.resolve();
+            payloads.push(payload);
+            return new Promise<void>((resolve) => releases.push(resolve));
+          },
+          close: async () => {},
+        };
+      },
+    };
+    const cache = makeCache<number>({ namespace: 'batch', transport });
+    await waitFor(() => cache.stats().bus === 'up', 'up');
+    const first = cache.set('x', 1);
+    await waitFor(() => payloads.length === 1, 'the first message');
+    const later = [cache.set('y', 2), cache.set('z', 3), cache.delete('x')];
+    // The in-memory store answers within microtasks: after a turn of the loop all three have asked to publish.
+    await turns(2);
+    expect(payloads).toHaveLength(1);
+    releases.shift()?.();
+    await first;
+    await waitFor(() => payloads.length === 2, 'the second message');
+    releases.shift()?.();
+    await Promise.all(later);
+    expect(payloads.map((p) => [...JSON.parse(p).k].sort())).toEqual([['x'], ['x', 'y', 'z']]);
   });
 });
