@@ -5,9 +5,9 @@ export default defineConfig([
     // The library: the core and each optional integration as its own subpath export.
     entry: {
       index: 'src/index.ts',
-      express: 'src/express.ts',
-      session: 'src/session.ts',
-      prometheus: 'src/prometheus.ts',
+      express: 'src/integrations/express.ts',
+      session: 'src/integrations/session.ts',
+      prometheus: 'src/integrations/prometheus.ts',
     },
     format: ['esm', 'cjs'],
     dts: true,

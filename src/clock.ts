@@ -9,3 +9,26 @@ export interface Clock {
 
 /** The default clock: `performance.now()`. */
 export const systemClock: Clock = performance;
+
+/**
+ * Settles as `promise` does, or rejects with `onTimeout()` once `ms` milliseconds have passed first.
+ * `ms <= 0` or not finite: no limit. The timer never keeps the process alive, and is cleared as soon as
+ * `promise` settles. `promise` itself goes on: a timed-out call may still land (callers decide what that means).
+ */
+export function withTimeout<T>(promise: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
+  if (!(ms > 0) || !Number.isFinite(ms)) return promise;
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(onTimeout()), ms);
+    timer.unref();
+    promise.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        reject(error);
+      },
+    );
+  });
+}

@@ -1,7 +1,7 @@
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RedisServer, startRedisServer } from '../../scripts/redis-server.mjs';
-import { registerMetrics } from '../../src/prometheus.js';
+import { registerMetrics } from '../../src/integrations/prometheus.js';
 import { makeCache, uniqueNamespace } from '../helpers/factory.js';
 import { waitFor } from '../helpers/wait.js';
 

@@ -7,7 +7,7 @@ import { Keyv, type KeyvStoreAdapter, type StoredData } from 'keyv';
 // The session store imports the core by the package name, so the tests build their caches from it too.
 import { SyncedCache, type SyncedCacheOptions, type SyncedCacheStats } from 'synced-cache';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
-import { SyncedSessionStore } from '../../src/session.js';
+import { SyncedSessionStore } from '../../src/integrations/session.js';
 import { type Fixture, forkFixture } from '../helpers/fork-fixture.js';
 import { useRedisServer } from '../helpers/redis.js';
 import { waitFor } from '../helpers/wait.js';
