@@ -37,7 +37,7 @@ export class StoreError extends SyncedCacheError {
 /** An operation was attempted after `close()`. */
 export class CacheClosedError extends SyncedCacheError {
   constructor(operation: string) {
-    super(`cannot ${operation}: the cache is closed`, ErrorCodes.CLOSED);
+    super(`cannot call ${operation}(): the cache is closed`, ErrorCodes.CLOSED);
     this.name = 'CacheClosedError';
   }
 }

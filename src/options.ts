@@ -1,7 +1,10 @@
 import type { Cluster, Redis, RedisOptions } from 'ioredis';
-import type { Keyv, KeyvStoreAdapter } from 'keyv';
 import type { BusTransport } from './bus/transport.js';
+import { checkDuration, checkKnownKeys, checkPositive, describe, fail, isObject, quote } from './check.js';
 import { type Clock, systemClock } from './clock.js';
+import type { StoreOption } from './store/adapter.js';
+
+export type { StoreOption } from './store/adapter.js';
 
 /** Limits of the in-process memory tier (L1), an `lru-cache`. */
 export interface MemoryOptions {
@@ -37,9 +40,6 @@ export interface HeartbeatOptions {
   timeout?: number;
 }
 
-/** What `store` accepts: a Keyv instance, or any Keyv store adapter (`@keyv/redis`, `@keyv/postgres`, a `Map`, ...). */
-export type StoreOption = Keyv | KeyvStoreAdapter | Map<unknown, unknown>;
-
 /** What `redis` accepts: a URL, ioredis options, or a client (duplicated for subscribing; never closed by us). */
 export type RedisOption = string | RedisOptions | Redis | Cluster;
 
@@ -68,7 +68,8 @@ export interface SyncedCacheOptions {
    */
   transport?: BusTransport;
   /**
-   * Default time-to-live of an entry in both tiers. `0` or omitted: no expiry.
+   * Default time-to-live of an entry in both tiers, in milliseconds. `0` or omitted: no expiry.
+   * A fraction is rounded up to a whole millisecond (Redis refuses fractions).
    * @default undefined
    */
   ttl?: number;
@@ -121,37 +122,36 @@ export const DEFAULTS = {
   maxMessageBytes: 1_048_576,
 } as const satisfies SyncedCacheOptions;
 
+const SCOPE = 'synced-cache';
+
+/** Every option name, so that a misspelt one is refused rather than ignored (JavaScript has no type check). */
+const OPTION_NAMES = {
+  '': [
+    'namespace',
+    'store',
+    'redis',
+    'transport',
+    'ttl',
+    'memory',
+    'heartbeat',
+    'maxPendingKeys',
+    'maxMessageBytes',
+    'publishTimeout',
+    'clock',
+  ],
+  memory: ['max', 'maxSize', 'ttl'],
+  heartbeat: ['interval', 'timeout'],
+} as const satisfies Record<string, readonly string[]>;
+
 const REDIS_URL = /^(rediss?|unix):\/\//i;
 
-function describe(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value);
-  if (typeof value === 'bigint') return `${value}n`;
-  if (value === null || typeof value !== 'object') return String(value);
-  return Array.isArray(value) ? 'an array' : 'an object';
-}
-
-function fail(option: string, rule: string, value: unknown, Err: typeof TypeError = RangeError): never {
-  throw new Err(`synced-cache: option "${option}" ${rule}, got ${describe(value)}`);
-}
-
-/** Validates a duration option: a finite number >= 0 (0 meaning off), or undefined. */
+/**
+ * Validates a time-to-live: a finite number of milliseconds >= 0, `0` meaning no expiry (undefined);
+ * a fraction is rounded up to a whole millisecond, the same for every store.
+ */
 export function checkTtl(option: string, value: unknown): number | undefined {
-  if (value === undefined) return undefined;
-  if (typeof value !== 'number' || Number.isNaN(value)) fail(option, 'must be a number of milliseconds', value, TypeError);
-  if (value < 0 || !Number.isFinite(value)) fail(option, 'must be a finite number of milliseconds >= 0 (0 means no expiry)', value);
-  return value === 0 ? undefined : value;
-}
-
-function positive(option: string, value: unknown, fallback: number, integer = false): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || Number.isNaN(value)) fail(option, 'must be a number', value, TypeError);
-  if (!(value > 0) || !Number.isFinite(value)) fail(option, 'must be a finite number > 0', value);
-  if (integer && !Number.isInteger(value)) fail(option, 'must be a whole number', value);
-  return value;
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null;
+  const ttl = checkDuration(SCOPE, option, value, { zero: 'no expiry' });
+  return ttl === undefined || ttl === 0 ? undefined : Math.ceil(ttl);
 }
 
 function checkStore(value: unknown): StoreOption | undefined {
@@ -160,50 +160,56 @@ function checkStore(value: unknown): StoreOption | undefined {
   if (isObject(value) && typeof value.get === 'function' && typeof value.set === 'function' && typeof value.delete === 'function') {
     return value as unknown as StoreOption;
   }
-  return fail('store', 'must be a Keyv instance or a Keyv store adapter (with get, set, delete and clear)', value, TypeError);
+  return fail(SCOPE, 'store', 'must be a Keyv instance or a Keyv store adapter (with get, set, delete and clear)', value, TypeError);
 }
 
 function checkRedis(value: unknown): RedisOption | undefined {
   if (value === undefined) return undefined;
   if (typeof value === 'string') {
-    if (!REDIS_URL.test(value)) fail('redis', 'must be a URL starting with redis://, rediss:// or unix://', value, TypeError);
+    if (!REDIS_URL.test(value)) fail(SCOPE, 'redis', 'must be a URL starting with redis://, rediss:// or unix://', value, TypeError);
     try {
       new URL(value);
     } catch {
-      fail('redis', 'is not a valid URL', value, TypeError);
+      fail(SCOPE, 'redis', 'is not a valid URL', value, TypeError);
     }
     return value;
   }
   if (isObject(value)) return value as RedisOption;
-  return fail('redis', 'must be a Redis URL, ioredis options, or an ioredis client', value, TypeError);
+  return fail(SCOPE, 'redis', 'must be a Redis URL, ioredis options, or an ioredis client', value, TypeError);
+}
+
+function section(name: 'memory' | 'heartbeat', value: unknown): Record<string, unknown> {
+  if (value === undefined) return {};
+  if (!isObject(value) || Array.isArray(value)) fail(SCOPE, name, 'must be an object', value, TypeError);
+  checkKnownKeys(SCOPE, name, value, OPTION_NAMES[name]);
+  return value;
 }
 
 /** Applies defaults and validates, synchronously, so that a bad option fails at construction. */
 export function resolveOptions(options: SyncedCacheOptions = {}): ResolvedOptions {
-  if (!isObject(options)) fail('options', 'must be an object', options, TypeError);
+  if (!isObject(options) || Array.isArray(options)) fail(SCOPE, 'options', 'must be an object', options, TypeError);
+  checkKnownKeys(SCOPE, '', options as Record<string, unknown>, OPTION_NAMES['']);
   const namespace = options.namespace;
   if (namespace !== undefined && (typeof namespace !== 'string' || namespace.length === 0)) {
-    fail('namespace', 'must be a non-empty string', namespace, TypeError);
+    fail(SCOPE, 'namespace', 'must be a non-empty string', namespace, TypeError);
   }
-  if (options.memory !== undefined && !isObject(options.memory)) fail('memory', 'must be an object', options.memory, TypeError);
-  if (options.heartbeat !== undefined && !isObject(options.heartbeat)) fail('heartbeat', 'must be an object', options.heartbeat, TypeError);
-  const memory = options.memory ?? {};
-  const heartbeat = options.heartbeat ?? {};
+  const memory = section('memory', options.memory);
+  const heartbeat = section('heartbeat', options.heartbeat);
   const redis = checkRedis(options.redis);
   const transport = options.transport as unknown;
   if (transport !== undefined) {
     if (!isObject(transport) || typeof transport.open !== 'function' || typeof transport.echoesOwnMessages !== 'boolean') {
-      fail('transport', 'must implement the BusTransport interface (echoesOwnMessages, open)', transport, TypeError);
+      fail(SCOPE, 'transport', 'must implement the BusTransport interface (echoesOwnMessages, open)', transport, TypeError);
     }
-    if (redis !== undefined) fail('transport', 'cannot be combined with "redis"; pass one bus', transport, TypeError);
+    if (redis !== undefined) fail(SCOPE, 'transport', 'cannot be combined with "redis"; pass one bus', transport, TypeError);
   }
   const clock = options.clock as unknown;
   if (clock !== undefined && (!isObject(clock) || typeof clock.now !== 'function')) {
-    fail('clock', 'must be an object with a now() method', options.clock, TypeError);
+    fail(SCOPE, 'clock', 'must be an object with a now() method', options.clock, TypeError);
   }
   const hb = {
-    interval: positive('heartbeat.interval', heartbeat.interval, DEFAULTS.heartbeat.interval),
-    timeout: positive('heartbeat.timeout', heartbeat.timeout, DEFAULTS.heartbeat.timeout),
+    interval: checkPositive(SCOPE, 'heartbeat.interval', heartbeat.interval) ?? DEFAULTS.heartbeat.interval,
+    timeout: checkPositive(SCOPE, 'heartbeat.timeout', heartbeat.timeout) ?? DEFAULTS.heartbeat.timeout,
   };
   return {
     namespace: namespace ?? DEFAULTS.namespace,
@@ -213,14 +219,41 @@ export function resolveOptions(options: SyncedCacheOptions = {}): ResolvedOption
     transport: transport as BusTransport | undefined,
     ttl: checkTtl('ttl', options.ttl),
     memory: {
-      max: positive('memory.max', memory.max, DEFAULTS.memory.max, true),
-      maxSize: memory.maxSize === undefined ? undefined : positive('memory.maxSize', memory.maxSize, 0, true),
+      max: checkPositive(SCOPE, 'memory.max', memory.max, true) ?? DEFAULTS.memory.max,
+      maxSize: checkPositive(SCOPE, 'memory.maxSize', memory.maxSize, true),
       ttl: checkTtl('memory.ttl', memory.ttl),
     },
     heartbeat: hb,
-    maxPendingKeys: positive('maxPendingKeys', options.maxPendingKeys, DEFAULTS.maxPendingKeys, true),
-    maxMessageBytes: positive('maxMessageBytes', options.maxMessageBytes, DEFAULTS.maxMessageBytes, true),
-    publishTimeout: positive('publishTimeout', options.publishTimeout, hb.timeout),
+    maxPendingKeys: checkPositive(SCOPE, 'maxPendingKeys', options.maxPendingKeys, true) ?? DEFAULTS.maxPendingKeys,
+    maxMessageBytes: checkPositive(SCOPE, 'maxMessageBytes', options.maxMessageBytes, true) ?? DEFAULTS.maxMessageBytes,
+    publishTimeout: checkPositive(SCOPE, 'publishTimeout', options.publishTimeout) ?? hb.timeout,
     clock: (clock as Clock | undefined) ?? systemClock,
   };
+}
+
+/** Names of the per-call options of `set`, `getOrSet` and `add`. */
+const CALL_OPTION_NAMES = ['ttl'] as const;
+
+/**
+ * The per-call options of a write, validated before anything is touched: an options object, or (as in
+ * Keyv and cache-manager) a number, taken as the ttl in milliseconds. Returns the ttl to use.
+ */
+export function callTtl(operation: string, key: string, options: unknown, fallback: number | undefined): number | undefined {
+  if (options === undefined) return fallback;
+  let ttl: unknown;
+  if (typeof options === 'number') ttl = options;
+  else if (isObject(options) && !Array.isArray(options)) {
+    checkKnownKeys(`${SCOPE}: ${operation}`, '', options, CALL_OPTION_NAMES);
+    ttl = options.ttl;
+    if (ttl === undefined) return fallback;
+  } else {
+    throw new TypeError(`${SCOPE}: ${operation}: options must be an object { ttl } or a ttl in milliseconds, got ${describe(options)}`);
+  }
+  try {
+    return checkTtl('ttl', ttl);
+  } catch (error) {
+    throw new (error instanceof RangeError ? RangeError : TypeError)(
+      `${SCOPE}: invalid ttl for key ${quote(key)}: ${(error as Error).message.replace(`${SCOPE}: option "ttl" `, '')}`,
+    );
+  }
 }

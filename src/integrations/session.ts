@@ -49,12 +49,11 @@ function kind(value: unknown): string {
 }
 
 function isCache(value: unknown): value is SyncedCache<unknown> {
-  const c = value as Partial<Record<'get' | 'set' | 'delete' | 'deleteMany' | 'clear', unknown>> | null;
+  const c = value as Partial<Record<'get' | 'set' | 'delete' | 'deleteMany' | 'clear' | 'entries', unknown>> | null;
   return (
     typeof c === 'object' &&
     c !== null &&
-    ['get', 'set', 'delete', 'deleteMany', 'clear'].every((m) => typeof c[m as 'get'] === 'function') &&
-    'keyv' in c
+    ['get', 'set', 'delete', 'deleteMany', 'clear', 'entries'].every((m) => typeof c[m as 'get'] === 'function')
   );
 }
 
@@ -91,8 +90,8 @@ function settle<T>(work: Promise<T>, callback: Callback<T> | undefined): void {
  * ```
  *
  * A session lives as long as its cookie says (`cookie.expires`, else `cookie.maxAge`), else `ttl`.
- * `all()`, `length()` and `clear()` (with a prefix) walk the store, so they need a store that can be iterated
- * (`cache.keyv.iterator`: Redis, Postgres, the in-memory default, ...), and report an error otherwise.
+ * `all()`, `length()` and `clear()` (with a prefix) walk the store, so they need a store that can be listed
+ * (`cache.canList`: Redis, Postgres, the in-memory default, ...), and report an error otherwise.
  */
 export class SyncedSessionStore extends session.Store {
   /** The cache holding the sessions. */
@@ -266,21 +265,13 @@ export class SyncedSessionStore extends session.Store {
     return this.prefix + sid;
   }
 
-  /** `[session id, stored value]` for every key with the prefix. */
+  /** `[session id, stored value]` for every key with the prefix, through the cache's one door for listing. */
   async *#entries(operation: string): AsyncGenerator<[string, unknown], void> {
-    const keyv = this.cache.keyv;
-    const iterate = keyv.iterator;
-    if (typeof iterate !== 'function') {
+    if (!this.cache.canList) {
       throw new Error(
-        `synced-cache/session: ${operation}() needs a store that can be iterated, and the store of cache namespace "${this.cache.namespace}" cannot (its Keyv has no iterator()); use a Keyv store such as @keyv/redis or @keyv/postgres`,
+        `synced-cache/session: ${operation}() needs a store that can be iterated, and the store of cache namespace "${this.cache.namespace}" cannot (its Keyv adapter has no iterator()); use a store such as @keyv/redis or @keyv/postgres`,
       );
     }
-    // The cache drops its own "namespace:" from the front of keys (as Keyv does), so the store gives our
-    // keys back without it when the prefix begins with it.
-    const own = keyv.useKeyPrefix === false ? undefined : `${this.cache.namespace}:`;
-    const prefix = own !== undefined && this.prefix.startsWith(own) ? this.prefix.slice(own.length) : this.prefix;
-    for await (const [key, value] of iterate.call(keyv, undefined) as AsyncIterable<[unknown, unknown]>) {
-      if (typeof key === 'string' && key.startsWith(prefix)) yield [key.slice(prefix.length), value];
-    }
+    for await (const [key, value] of this.cache.entries(this.prefix)) yield [key.slice(this.prefix.length), value];
   }
 }

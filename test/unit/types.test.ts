@@ -22,7 +22,15 @@ describe('public types', () => {
       expectTypeOf(cache.getMany(['a'])).toEqualTypeOf<Promise<(User | undefined)[]>>();
       expectTypeOf(cache.peek('k')).toEqualTypeOf<User | undefined>();
       expectTypeOf(cache.set).parameter(1).toEqualTypeOf<User>();
-      expectTypeOf(cache.getOrSet('k', async () => ({ id: 1 }))).toEqualTypeOf<Promise<User | undefined>>();
+      // A loader that always returns a value gives a value; one that may return undefined, maybe not.
+      expectTypeOf(cache.getOrSet('k', async () => ({ id: 1 }))).toEqualTypeOf<Promise<User>>();
+      expectTypeOf(cache.getOrSet('k', () => ({ id: 1 }))).toEqualTypeOf<Promise<User>>();
+      expectTypeOf(cache.getOrSet('k', async () => (Math.random() > 0.5 ? { id: 1 } : undefined))).toEqualTypeOf<
+        Promise<User | undefined>
+      >();
+      expectTypeOf(cache.getOrSet('k', async () => ({ id: 1 }), 1_000)).toEqualTypeOf<Promise<User>>();
+      expectTypeOf(cache.keys()).toEqualTypeOf<AsyncGenerator<string, void>>();
+      expectTypeOf(cache.entries()).toEqualTypeOf<AsyncGenerator<[string, User], void>>();
       expectTypeOf(cache.stats()).toEqualTypeOf<SyncedCacheStats>();
       expectTypeOf<SyncedCacheStats['bus']>().toEqualTypeOf<'up' | 'down' | 'off'>();
       cache.on('hit', (event) => expectTypeOf(event).toEqualTypeOf<HitEvent>());

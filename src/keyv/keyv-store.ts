@@ -1,7 +1,5 @@
 import { EventEmitter } from 'node:events';
 import type { KeyvStoreAdapter, StoredData } from 'keyv';
-// Type-only: the core imports this module, so a value import would be a cycle.
-import type { SyncedCache } from './synced-cache.js';
 
 /** Keys removed per `deleteMany` (and so per bus message) while clearing one Keyv namespace. */
 const CLEAR_BATCH = 1_000;
@@ -9,24 +7,51 @@ const CLEAR_BATCH = 1_000;
 /** Keyv 5 offers `keyv.iterator()` only for adapters whose `opts.dialect` (or `opts.url`) names one of these. */
 const ITERABLE_DIALECTS = ['sqlite', 'postgres', 'mysql', 'mongo', 'redis', 'valkey', 'etcd'];
 
+/**
+ * What the adapter needs of a cache: a shape, not the class, so that this module does not depend on the
+ * core (a {@link SyncedCache} is one).
+ */
+export interface KeyvAdapterCache {
+  readonly namespace: string;
+  /** True when `keys()` and `entries()` can list the store. */
+  readonly canList: boolean;
+  /** The cache's Keyv, read for the wrapped store's dialect and URL. */
+  readonly keyv: { readonly store?: unknown };
+  get(key: string): Promise<unknown>;
+  getMany(keys: readonly string[]): Promise<unknown[]>;
+  set(key: string, value: unknown, options?: { ttl?: number }): Promise<void>;
+  setMany(entries: readonly { key: string; value: unknown; ttl?: number }[]): Promise<void>;
+  delete(key: string): Promise<boolean>;
+  deleteMany(keys: readonly string[]): Promise<boolean>;
+  has(key: string): Promise<boolean>;
+  clear(): Promise<void>;
+  close(): Promise<void>;
+  /** `[key, value]` for the keys that begin with `prefix` (all without one), spelled with it. */
+  entries(prefix?: string): AsyncIterable<[string, unknown]>;
+}
+
 /** What {@link SyncedKeyvStore.opts} holds. Keyv reads `dialect` and `url` to decide whether to offer `iterator()`. */
 export interface SyncedKeyvStoreOptions {
   /** The wrapped store's dialect (`'redis'`, `'postgres'`, ...) when it names one, else `'synced-cache'`. */
   dialect: string;
-  /** The wrapped store's URL when it has one, else `synced-cache://<namespace>`. */
+  /**
+   * The wrapped store's URL when it has one, else `synced-cache://<namespace>`; when the cache can list
+   * its keys but neither names a dialect Keyv 5 knows, the URL carries `?iterator=redis`, since Keyv 5
+   * offers `keyv.iterator()` only for the dialects on its list (Keyv 6 asks the adapter).
+   */
   url: string;
 }
 
 type Entry = [key: string, value: unknown];
 
-function wrappedOpts(cache: SyncedCache<unknown>): SyncedKeyvStoreOptions {
+function wrappedOpts(cache: KeyvAdapterCache): SyncedKeyvStoreOptions {
   const inner = (cache.keyv.store as { opts?: { dialect?: unknown; url?: unknown } } | undefined)?.opts;
   const dialect = typeof inner?.dialect === 'string' && inner.dialect.length > 0 ? inner.dialect : 'synced-cache';
-  const url =
-    typeof inner?.url === 'string' && ITERABLE_DIALECTS.some((d) => (inner.url as string).includes(d))
-      ? inner.url
-      : `synced-cache://${cache.namespace}`;
-  return { dialect, url };
+  const innerUrl = typeof inner?.url === 'string' ? inner.url : undefined;
+  const known = ITERABLE_DIALECTS.includes(dialect) || ITERABLE_DIALECTS.some((d) => innerUrl?.includes(d) === true);
+  if (innerUrl !== undefined && known) return { dialect, url: innerUrl };
+  const url = `synced-cache://${encodeURIComponent(cache.namespace)}`;
+  return { dialect, url: cache.canList && !known ? `${url}?iterator=redis` : url };
 }
 
 /**
@@ -37,9 +62,9 @@ function wrappedOpts(cache: SyncedCache<unknown>): SyncedKeyvStoreOptions {
  * serialized, so the cache stores Keyv's strings as opaque values; give the adapter a cache of its own.
  *
  * - `clear()` removes the keys of the adapter's Keyv namespace only, as every Keyv adapter does; with no
- *   namespace (or when the cache's store cannot be iterated) it clears the whole cache, in every process.
- * - `iterator()` exists only when the cache's store can be iterated (`cache.keyv.iterator`); Keyv exposes
- *   it as `keyv.iterator()` only when the wrapped store is one Keyv knows to be iterable (Redis, Postgres, ...).
+ *   namespace (or when the cache's store cannot be listed) it clears the whole cache, in every process.
+ * - `iterator()` exists when the cache can list its keys (`cache.canList`: every built-in store,
+ *   the in-memory default included, and adapters with an iterator such as @keyv/redis and @keyv/postgres).
  * - `disconnect()` closes the cache (its bus connections), never the store you gave the cache.
  * - The adapter emits no events of its own: bus trouble is reported by the cache's `'error'` event, and
  *   store failures reject the call (Keyv then emits them on its own `'error'`).
@@ -51,15 +76,18 @@ export class SyncedKeyvStore extends EventEmitter implements KeyvStoreAdapter {
   readonly opts: SyncedKeyvStoreOptions;
   /**
    * Yields `[key, serialized value]` for the keys of `namespace` (the adapter's by default), as Keyv's
-   * `iterator()` expects. Absent when the cache's store cannot be iterated.
+   * `iterator()` expects. Absent when the cache's store cannot be listed.
    */
   readonly iterator?: <Value>(namespace?: string) => AsyncGenerator<Array<string | Awaited<Value> | undefined>, void>;
+  /** The cache to read and write; used for Keyv's serialized strings only. */
+  readonly cache: KeyvAdapterCache;
 
-  /** @param cache The cache to read and write; used for Keyv's serialized strings only. */
-  constructor(readonly cache: SyncedCache<unknown>) {
+  /** @param cache The cache to read and write (a {@link SyncedCache}); used for Keyv's serialized strings only. */
+  constructor(cache: KeyvAdapterCache) {
     super();
+    this.cache = cache;
     this.opts = wrappedOpts(cache);
-    if (typeof cache.keyv.iterator === 'function') {
+    if (cache.canList) {
       this.iterator = async function* (this: SyncedKeyvStore, namespace?: string) {
         yield* this.#entries(namespace);
       } as NonNullable<SyncedKeyvStore['iterator']>;
@@ -115,11 +143,11 @@ export class SyncedKeyvStore extends EventEmitter implements KeyvStoreAdapter {
   /**
    * Removes the keys of this adapter's Keyv namespace, in the store and in every process's memory.
    * Clears the whole cache when there is no namespace, when the namespace is the cache's own, or when
-   * the store cannot be iterated (then other Keyv namespaces sharing this cache are cleared too).
+   * the store cannot be listed (then other Keyv namespaces sharing this cache are cleared too).
    */
   async clear(): Promise<void> {
     const namespace = this.namespace;
-    if (namespace === undefined || namespace === '' || namespace === this.cache.namespace || this.iterator === undefined) {
+    if (namespace === undefined || namespace === '' || namespace === this.cache.namespace || !this.cache.canList) {
       await this.cache.clear();
       return;
     }
@@ -136,21 +164,7 @@ export class SyncedKeyvStore extends EventEmitter implements KeyvStoreAdapter {
     return this.cache.close();
   }
 
-  async *#entries(namespace = this.namespace): AsyncGenerator<Entry, void> {
-    const iterate = this.cache.keyv.iterator;
-    if (typeof iterate !== 'function') {
-      throw new TypeError(
-        `synced-cache: the store of cache namespace "${this.cache.namespace}" cannot be iterated (its Keyv has no iterator())`,
-      );
-    }
-    const prefix = namespace === undefined || namespace === '' ? undefined : `${namespace}:`;
-    // The cache strips its own "namespace:" from keys (as Keyv does), so when Keyv's namespace is the
-    // cache's, the store gives keys back without it and every key of the cache belongs to it.
-    const restore = prefix !== undefined && namespace === this.cache.namespace;
-    for await (const [key, value] of iterate.call(this.cache.keyv, undefined) as AsyncIterable<Entry>) {
-      if (typeof key !== 'string') continue;
-      if (restore) yield [`${prefix}${key}`, value];
-      else if (prefix === undefined || key.startsWith(prefix)) yield [key, value];
-    }
+  #entries(namespace = this.namespace): AsyncIterable<Entry> {
+    return this.cache.entries(namespace === undefined || namespace === '' ? undefined : `${namespace}:`);
   }
 }

@@ -1,0 +1,190 @@
+import type { EventEmitter } from 'node:events';
+import type { Tier } from '../types.js';
+import { channels } from './diagnostics.js';
+
+/** The events the hot paths check before building anything. */
+type Listened = 'hit' | 'miss' | 'set' | 'delete' | 'invalidate';
+const LISTENED: readonly Listened[] = ['hit', 'miss', 'set', 'delete', 'invalidate'];
+
+/** Why the whole memory tier was dropped. */
+export type FlushCause = 'reconnect' | 'gap' | 'clear';
+
+/** Counters since creation; plain fields, because the hot path bumps one. */
+export interface Counts {
+  memoryHits: number;
+  storeHits: number;
+  misses: number;
+  sets: number;
+  deletes: number;
+  flushes: { reconnect: number; gap: number; clear: number };
+}
+
+/** What a write reports when it is done: the write trace, the counters and the events, the same for every kind. */
+export interface WriteReport {
+  operation: 'set' | 'delete' | 'clear';
+  /** Canonical keys, or '*'. */
+  keys: readonly string[] | '*';
+  /** The keys as the caller gave them (for events). */
+  callerKeys: readonly string[];
+  /** `performance.now()` when the write began, or 0 when nobody traces writes. */
+  began: number;
+  /** The failure, when the write failed. */
+  error?: unknown;
+}
+
+/**
+ * The cache's observability in one place: the listening switches that keep the hot path free of event
+ * work while nobody listens, the counters behind `stats()`, the events (built here and only here), and
+ * the `diagnostics_channel` messages. Errors raised by listeners are reported, never left to break the
+ * operation that emitted.
+ */
+export class Observer {
+  readonly counts: Counts = { memoryHits: 0, storeHits: 0, misses: 0, sets: 0, deletes: 0, flushes: { reconnect: 0, gap: 0, clear: 0 } };
+  /** Hot-path switches: an event is built and emitted only while someone listens to it. */
+  readonly listening: Record<Listened, boolean> = { hit: false, miss: false, set: false, delete: false, invalidate: false };
+  readonly #emitter: EventEmitter;
+  readonly #namespace: string;
+  readonly #instanceId: () => string | undefined;
+  readonly #onNew = (event: string | symbol) => this.#listen(event, 1);
+  readonly #onRemove = (event: string | symbol) => this.#listen(event, 0);
+
+  constructor(emitter: EventEmitter, namespace: string, instanceId: () => string | undefined) {
+    this.#emitter = emitter;
+    this.#namespace = namespace;
+    this.#instanceId = instanceId;
+    this.attach();
+  }
+
+  /**
+   * Keeps the switches current by hooks on the emitter. Called again after `removeAllListeners()`, which
+   * removes these hooks with everything else: without them no listener added later would ever be called.
+   */
+  attach(): void {
+    const emitter = this.#emitter;
+    if (!emitter.listeners('newListener').includes(this.#onNew)) emitter.on('newListener', this.#onNew);
+    if (!emitter.listeners('removeListener').includes(this.#onRemove)) emitter.on('removeListener', this.#onRemove);
+    for (const event of LISTENED) this.listening[event] = emitter.listenerCount(event) > 0;
+  }
+
+  #listen(event: string | symbol, adding: 0 | 1): void {
+    if (LISTENED.includes(event as Listened)) {
+      // 'newListener' fires before the listener is added, 'removeListener' after it is removed.
+      this.listening[event as Listened] = this.#emitter.listenerCount(event) + adding > 0;
+    }
+  }
+
+  /** A hit with a listener: a listener that throws rejects the read, as on the async path. */
+  async hitAsync<V>(key: string, value: V): Promise<V> {
+    this.#emitter.emit('hit', { key, tier: 'memory' });
+    return value;
+  }
+
+  hit(key: string, tier: Tier): void {
+    if (tier === 'memory') this.counts.memoryHits++;
+    else this.counts.storeHits++;
+    if (this.listening.hit) this.#emitter.emit('hit', { key, tier });
+  }
+
+  miss(key: string): void {
+    this.counts.misses++;
+    if (this.listening.miss) this.#emitter.emit('miss', { key });
+  }
+
+  /** A write settled (or failed): its line on the `synced-cache:write` channel, for every kind of write. */
+  traceWrite(report: WriteReport): void {
+    if (report.began !== 0 && channels.write.hasSubscribers) {
+      channels.write.publish({
+        namespace: this.#namespace,
+        operation: report.operation,
+        keys: report.keys,
+        durationMs: performance.now() - report.began,
+        ...(report.error === undefined ? {} : { error: report.error }),
+      });
+    }
+  }
+
+  /** After a write succeeded and was announced: count it and emit its events. */
+  written(report: WriteReport): void {
+    const emitter = this.#emitter;
+    if (report.operation === 'set') {
+      this.counts.sets += report.callerKeys.length;
+      if (this.listening.set) for (const key of report.callerKeys) emitter.emit('set', { key });
+    } else if (report.operation === 'delete') {
+      this.counts.deletes += report.callerKeys.length;
+      if (this.listening.delete) for (const key of report.callerKeys) emitter.emit('delete', { key });
+    } else {
+      this.counts.flushes.clear++;
+      emitter.emit('clear');
+    }
+  }
+
+  /** When write traces are wanted, the start time to pass back in the report; else 0. */
+  writeBegins(): number {
+    return channels.write.hasSubscribers ? performance.now() : 0;
+  }
+
+  published(keys: readonly string[] | '*'): void {
+    if (channels.publish.hasSubscribers) channels.publish.publish({ namespace: this.#namespace, instanceId: this.#instanceId(), keys });
+  }
+
+  invalidated(keys: readonly string[] | '*', origin: string): void {
+    if (this.listening.invalidate) this.emitSafely('invalidate', { keys, origin });
+    if (channels.invalidate.hasSubscribers) {
+      channels.invalidate.publish({ namespace: this.#namespace, instanceId: this.#instanceId(), origin, keys });
+    }
+  }
+
+  flushed(cause: FlushCause): void {
+    this.counts.flushes[cause]++;
+    if (channels.flush.hasSubscribers) channels.flush.publish({ namespace: this.#namespace, instanceId: this.#instanceId(), cause });
+  }
+
+  bus(status: string, previous: string, reason: Error | undefined): void {
+    if (channels.bus.hasSubscribers) {
+      channels.bus.publish({
+        namespace: this.#namespace,
+        instanceId: this.#instanceId(),
+        status,
+        previous,
+        ...(reason === undefined ? {} : { reason }),
+      });
+    }
+  }
+
+  /** True when someone listens to `event`. */
+  heard(event: string): boolean {
+    return this.#emitter.listenerCount(event) > 0;
+  }
+
+  /** Reports an error on 'error' when someone listens there; errors here are reports, never fatal. */
+  error(error: Error): void {
+    if (this.#emitter.listenerCount('error') > 0) this.emitSafely('error', error);
+  }
+
+  /**
+   * Emits an event raised outside a caller's operation (the bus, a background task). A listener that
+   * throws must not leave the emitter half-way through a state change (a batch never finished would hold
+   * every later write), so its error is reported instead: on 'error' when someone listens there, else as
+   * a process warning.
+   */
+  emitSafely(event: string, ...args: unknown[]): void {
+    const emitter = this.#emitter;
+    try {
+      emitter.emit(event, ...args);
+    } catch (thrown) {
+      const error = thrown instanceof Error ? thrown : new Error(String(thrown));
+      if (event !== 'error' && emitter.listenerCount('error') > 0) {
+        try {
+          emitter.emit('error', error);
+          return;
+        } catch {
+          // Reported below.
+        }
+      }
+      process.emitWarning(`a '${event}' listener of a SyncedCache threw: ${error.message}`, {
+        type: 'SyncedCacheWarning',
+        code: 'SYNCED_CACHE_LISTENER_THREW',
+      });
+    }
+  }
+}

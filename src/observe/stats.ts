@@ -1,0 +1,36 @@
+import type { BusStatus } from '../bus/bus.js';
+import type { BusState, SyncedCacheStats } from '../types.js';
+import type { Counts } from './events.js';
+
+/** What `stats()` reads of the bus, when there is one. */
+export interface BusFigures {
+  readonly status: BusStatus;
+  readonly sent: number;
+  readonly received: number;
+  readonly ignored: number;
+  readonly pendingKeys: number;
+  lag(): SyncedCacheStats['lag'];
+}
+
+/** The bus as `stats()` reports it: `'off'` without a bus or once it is closed. */
+export function busState(bus: BusFigures | undefined): BusState {
+  const status = bus?.status;
+  if (status === undefined || status === 'closed') return 'off';
+  return status === 'up' ? 'up' : 'down';
+}
+
+/** A snapshot of the counters, built on demand (stats() is off the hot path). */
+export function snapshot(counts: Counts, bus: BusFigures | undefined, memorySize: number): SyncedCacheStats {
+  return {
+    hits: { memory: counts.memoryHits, store: counts.storeHits },
+    misses: counts.misses,
+    sets: counts.sets,
+    deletes: counts.deletes,
+    invalidations: { sent: bus?.sent ?? 0, received: bus?.received ?? 0, ignored: bus?.ignored ?? 0 },
+    lag: bus?.lag() ?? { count: 0, p50: 0, p99: 0, max: 0 },
+    flushes: { ...counts.flushes },
+    bus: busState(bus),
+    memorySize,
+    pendingInvalidations: bus?.pendingKeys ?? 0,
+  };
+}

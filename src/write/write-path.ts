@@ -1,0 +1,136 @@
+import type { Fences } from '../coherence/fences.js';
+import type { Trust } from '../coherence/trust.js';
+import type { MemoryTier } from '../memory/memory-tier.js';
+import type { Observer, WriteReport } from '../observe/events.js';
+import type { WritePlan } from './plans.js';
+
+/** Announces changed keys to the other processes. Resolves once published or queued; never rejects. */
+export type Announce = (keys: readonly string[] | '*') => Promise<void>;
+
+/**
+ * The write protocol, once for every kind of write:
+ * 1. fence the keys and drop them from memory, so no read that began earlier can refill them;
+ * 2. the store call;
+ * 3. fence again and drop again, so no read that began during the write can refill them either;
+ * 4. refill memory with the written value, only if the write landed, alone (no overlapping write of the
+ *    key, no invalidation meanwhile) and memory is trusted: otherwise the store's final value is unknown here;
+ * 5. announce, also after a failure: a write that failed may have landed before the error;
+ * 6. observe: the write trace for every write, then the counters and events of the ones that succeeded.
+ */
+export class WritePath<V> {
+  readonly #fences: Fences;
+  readonly #memory: MemoryTier<V>;
+  readonly #trust: Trust;
+  readonly #observer: Observer;
+  readonly #announce: Announce;
+  #inFlight = 0;
+  #idle: (() => void) | undefined;
+
+  constructor(fences: Fences, memory: MemoryTier<V>, trust: Trust, observer: Observer, announce: Announce) {
+    this.#fences = fences;
+    this.#memory = memory;
+    this.#trust = trust;
+    this.#observer = observer;
+    this.#announce = announce;
+  }
+
+  /**
+   * Runs a whole write operation (its checks included), counted so that `idle()` can wait for it: an
+   * operation begun before close() finishes and announces itself.
+   */
+  async track<T>(operation: () => Promise<T>): Promise<T> {
+    this.#inFlight++;
+    try {
+      return await operation();
+    } finally {
+      if (--this.#inFlight === 0 && this.#idle !== undefined) {
+        this.#idle();
+        this.#idle = undefined;
+      }
+    }
+  }
+
+  /** Resolves once no tracked write is in flight. */
+  idle(): Promise<void> {
+    if (this.#inFlight === 0) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const previous = this.#idle;
+      this.#idle = () => {
+        previous?.();
+        resolve();
+      };
+    });
+  }
+
+  async run<R>(plan: WritePlan<R, V>): Promise<R | undefined> {
+    if (plan.condition !== undefined && !plan.condition()) return undefined;
+    const { keys } = plan;
+    const fences = this.#fences;
+    const memory = this.#memory;
+    let starts: number[] | undefined;
+    if (keys === '*') {
+      fences.invalidateAll();
+      memory.clear();
+    } else {
+      starts = new Array<number>(keys.length);
+      for (let i = 0; i < keys.length; i++) {
+        starts[i] = fences.beginWrite(keys[i] as string);
+        memory.delete(keys[i] as string);
+      }
+    }
+    const began = this.#observer.writeBegins();
+    let result: R | undefined;
+    let failed = false;
+    let failure: unknown;
+    try {
+      result = await plan.store();
+    } catch (error) {
+      failed = true;
+      failure = error;
+    }
+    if (keys === '*') {
+      fences.invalidateAll();
+      memory.clear();
+    } else {
+      this.#settle(plan, keys, starts as number[], !failed);
+    }
+    await this.#announce(keys);
+    const report: WriteReport = {
+      operation: plan.operation,
+      keys,
+      callerKeys: plan.callerKeys,
+      began,
+      ...(failed ? { error: failure } : {}),
+    };
+    this.#observer.traceWrite(report);
+    if (failed) throw failure;
+    this.#observer.written(report);
+    return result;
+  }
+
+  /** Steps 3 and 4 for keyed writes. */
+  #settle(plan: WritePlan<unknown, V>, keys: readonly string[], starts: readonly number[], landed: boolean): void {
+    const fences = this.#fences;
+    const memory = this.#memory;
+    const alone = new Array<boolean>(keys.length);
+    for (let i = 0; i < keys.length; i++) {
+      alone[i] = fences.endWrite(keys[i] as string, starts[i] as number);
+      memory.delete(keys[i] as string);
+    }
+    const fills = plan.fills;
+    if (!landed || fills === undefined || !this.#trust.trusted) return;
+    // A key given twice in one batch: which write the store kept is the adapter's business, so neither.
+    const seen = keys.length > 1 ? new Set<string>() : undefined;
+    for (let i = 0; i < keys.length; i++) {
+      const k = keys[i] as string;
+      if (seen?.has(k)) {
+        memory.delete(k);
+        continue;
+      }
+      seen?.add(k);
+      const fill = fills[i];
+      if (alone[i] !== true || fill === undefined) continue;
+      memory.set(k, fill.value, fill.expires === undefined ? undefined : fill.expires - Date.now(), fill.size);
+    }
+  }
+}
