@@ -24,6 +24,7 @@ export class ControlledStore extends EventEmitter implements KeyvStoreAdapter {
   readonly #holdsAfter = new Map<Op, number>();
   readonly held: HeldCall[] = [];
   readonly #failures = new Map<Op, Error>();
+  readonly #keyFailures = new Map<string, Error>();
   calls: Record<Op, number> = { get: 0, set: 0, delete: 0, clear: 0, has: 0 };
 
   constructor(inner = new Map<string, unknown>()) {
@@ -50,6 +51,11 @@ export class ControlledStore extends EventEmitter implements KeyvStoreAdapter {
     this.#failures.delete(op);
   }
 
+  /** Makes every call about `key` (the key as the adapter sees it, namespace prefix included) throw `error`. */
+  failKey(key: string, error = new Error(`injected failure for ${key}`)): void {
+    this.#keyFailures.set(key, error);
+  }
+
   /** Resolves when a call of `op` is being held. */
   async whenHeld(op: Op): Promise<HeldCall> {
     for (;;) {
@@ -65,7 +71,7 @@ export class ControlledStore extends EventEmitter implements KeyvStoreAdapter {
   async #gate(op: Op, key: string | undefined, holds = this.#holds): Promise<void> {
     if (holds === this.#holds) {
       this.calls[op]++;
-      const failure = this.#failures.get(op);
+      const failure = this.#failures.get(op) ?? (key === undefined ? undefined : this.#keyFailures.get(key));
       if (failure) throw failure;
     }
     const count = holds.get(op) ?? 0;

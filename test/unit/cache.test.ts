@@ -1,8 +1,9 @@
 import Keyv from 'keyv';
 import { describe, expect, it, vi } from 'vitest';
-import { CacheClosedError, StoreError } from '../../src/index.js';
+import { BroadcastChannelTransport, CacheClosedError, StoreError } from '../../src/index.js';
 import { ControlledStore } from '../helpers/controlled-store.js';
-import { makeCache } from '../helpers/factory.js';
+import { makeCache, uniqueNamespace } from '../helpers/factory.js';
+import { waitFor } from '../helpers/wait.js';
 
 describe('reads and writes', () => {
   it('serves a written value from memory, and a stored one from the store once', async () => {
@@ -410,6 +411,27 @@ describe('events and lifecycle', () => {
     cache.off('hit', listener);
     await cache.get('a');
     expect(hits).toHaveLength(1);
+  });
+
+  it('listeners added after removeAllListeners() are called, for every event the hot path switches on', async () => {
+    const namespace = uniqueNamespace();
+    const transport = new BroadcastChannelTransport();
+    const cache = makeCache({ namespace, transport });
+    const other = makeCache({ namespace, transport });
+    await waitFor(() => cache.stats().bus === 'up' && other.stats().bus === 'up', 'buses up');
+    cache.on('hit', () => {});
+    cache.removeAllListeners();
+    cache.on('miss', () => {});
+    cache.removeAllListeners('miss');
+    const seen: string[] = [];
+    for (const event of ['hit', 'miss', 'set', 'delete', 'invalidate'] as const) cache.on(event, () => seen.push(event));
+    await cache.get('a');
+    await cache.set('a', 1);
+    await cache.get('a');
+    await cache.delete('a');
+    await other.set('b', 1);
+    await waitFor(() => seen.includes('invalidate'), 'the invalidation from the other cache');
+    expect(seen).toEqual(['miss', 'set', 'hit', 'delete', 'invalidate']);
   });
 
   it('close is idempotent and later operations reject with CacheClosedError', async () => {

@@ -48,6 +48,21 @@ describe('diagnostics_channel', () => {
     expect(flushes).toEqual([{ namespace, instanceId: b.instanceId, cause: 'clear' }]);
   });
 
+  it('traces batch writes like every other write', async () => {
+    const writes = record(DIAGNOSTICS_CHANNELS.write);
+    const namespace = uniqueNamespace();
+    const cache = makeCache({ namespace });
+    await cache.setMany([
+      { key: 'a', value: 1 },
+      { key: 'b', value: 2 },
+    ]);
+    await cache.deleteMany(['a', 'b']);
+    expect(writes).toMatchObject([
+      { namespace, operation: 'set', keys: ['a', 'b'] },
+      { namespace, operation: 'delete', keys: ['a', 'b'] },
+    ]);
+  });
+
   it('reports a failed store write with its error, and nothing for input rejected before any write', async () => {
     const writes = record(DIAGNOSTICS_CHANNELS.write);
     const store = new ControlledStore();

@@ -1,0 +1,107 @@
+// What the store tier promises whatever Keyv does behind a caller's back: Keyv's reads delete the expired
+// entries they find (unfenced and unannounced), and its batch writes without adapter batch methods
+// reject on the first failed key while the others are still in flight.
+import { describe, expect, it } from 'vitest';
+import { decodeMessage, type InvalidateMessage, MessageType, StoreError } from '../../src/index.js';
+import { ControlledStore } from '../helpers/controlled-store.js';
+import { makeCache, uniqueNamespace } from '../helpers/factory.js';
+import { Hub } from '../helpers/hub.js';
+import { waitFor } from '../helpers/wait.js';
+
+/** A record as Keyv 5 stores it, already expired. */
+function expiredRecord(value: unknown): string {
+  return JSON.stringify({ value, expires: Date.now() - 1_000 });
+}
+
+/** The keys of the invalidations a hub connection has published. */
+function announced(hub: Hub, namespace: string, index = 0): (readonly string[] | '*')[] {
+  return (hub.conns[index]?.sent ?? [])
+    .map((payload) => decodeMessage(namespace, payload, 1 << 20))
+    .filter((m): m is InvalidateMessage => typeof m !== 'string' && m.type === MessageType.Invalidate)
+    .map((m) => m.keys);
+}
+
+describe('a read of an expired entry', () => {
+  it('deletes nothing: a write that lands between the read and what Keyv would delete is kept', async () => {
+    const namespace = uniqueNamespace();
+    const store = new ControlledStore();
+    store.inner.set(`${namespace}:flag`, expiredRecord('v1'));
+    const writer = makeCache<string>({ namespace, store });
+    const reader = makeCache<string>({ namespace, store });
+    store.hold('get');
+    const read = reader.get('flag');
+    // The reader has read the expired record from the store; its answer is held here.
+    const held = await store.whenHeld('get');
+    await writer.set('flag', 'v2');
+    held.release();
+    expect(await read).toBeUndefined();
+    expect(store.calls.delete).toBe(0);
+    expect(await makeCache<string>({ namespace, store }).get('flag')).toBe('v2');
+  });
+
+  it('is a miss for get, getMany, has and entries(), and none of them deletes it', async () => {
+    const namespace = uniqueNamespace();
+    // A Map: a store without native expiry, as PostgreSQL or SQLite, and one the cache can list.
+    const store = new Map<string, unknown>();
+    store.set(`${namespace}:old`, expiredRecord('gone'));
+    store.set(`${namespace}:live`, JSON.stringify({ value: 'here' }));
+    const cache = makeCache<string>({ namespace, store });
+    expect(await cache.get('old')).toBeUndefined();
+    expect(await cache.getMany(['old', 'live'])).toEqual([undefined, 'here']);
+    expect(await cache.has('old')).toBe(false);
+    expect(await cache.has('live')).toBe(true);
+    const listed: [string, string][] = [];
+    for await (const entry of cache.entries()) listed.push(entry);
+    expect(listed).toEqual([['live', 'here']]);
+    expect(store.has(`${namespace}:old`)).toBe(true);
+  });
+});
+
+describe('a batch write on an adapter without batch methods', () => {
+  it('setMany announces only once every write has settled, the failed one included', async () => {
+    const namespace = uniqueNamespace();
+    const hub = new Hub();
+    const store = new ControlledStore();
+    const cache = makeCache<number>({ namespace, store, transport: hub.transport() });
+    makeCache<number>({ namespace, store, transport: hub.transport() });
+    await waitFor(() => cache.stats().bus === 'up', 'the bus to come up');
+    store.failKey(`${namespace}:b`);
+    // The write of "a" is held before it reaches the store; the write of "b" fails at once.
+    store.hold('set');
+    const batch = cache.setMany([
+      { key: 'a', value: 2 },
+      { key: 'b', value: 2 },
+    ]);
+    const held = await store.whenHeld('set');
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(announced(hub, namespace)).toEqual([]);
+    held.release();
+    await expect(batch).rejects.toThrow(StoreError);
+    await expect(batch).rejects.toThrow(/store setMany \(1 keys\) failed/);
+    expect(announced(hub, namespace)).toEqual([['a', 'b']]);
+    expect(store.inner.has(`${namespace}:a`)).toBe(true);
+  });
+
+  it('deleteMany announces only once every delete has settled, the failed one included', async () => {
+    const namespace = uniqueNamespace();
+    const hub = new Hub();
+    const store = new ControlledStore();
+    const cache = makeCache<number>({ namespace, store, transport: hub.transport() });
+    await waitFor(() => cache.stats().bus === 'up', 'the bus to come up');
+    await cache.setMany([
+      { key: 'a', value: 1 },
+      { key: 'b', value: 1 },
+    ]);
+    const before = announced(hub, namespace).length;
+    store.failKey(`${namespace}:b`);
+    store.hold('delete');
+    const batch = cache.deleteMany(['a', 'b']);
+    const held = await store.whenHeld('delete');
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(announced(hub, namespace).length).toBe(before);
+    held.release();
+    await expect(batch).rejects.toThrow(StoreError);
+    expect(announced(hub, namespace).slice(before)).toEqual([['a', 'b']]);
+    expect(store.inner.has(`${namespace}:a`)).toBe(false);
+  });
+});
