@@ -70,8 +70,12 @@ function wrappedOpts(cache: KeyvAdapterCache): SyncedKeyvStoreOptions {
  *   store failures reject the call (Keyv then emits them on its own `'error'`).
  */
 export class SyncedKeyvStore extends EventEmitter implements KeyvStoreAdapter {
-  /** Set by Keyv to its namespace; scopes `clear()` and `iterator()`. */
-  namespace: string | undefined;
+  /**
+   * Set by Keyv 5 to its namespace; scopes `clear()` and `iterator()`. Declared, not defined: Keyv 6's
+   * bridge hands an adapter that has this property unprefixed keys, and this adapter expects the keys
+   * prefixed with the namespace, as Keyv 5 gives them and as the bridge gives them to adapters without it.
+   */
+  declare namespace: string | undefined;
   /** What Keyv reads to learn about the adapter. */
   readonly opts: SyncedKeyvStoreOptions;
   /**

@@ -1,30 +1,35 @@
 import { Keyv, type KeyvStoreAdapter } from 'keyv';
-import type { KeyvCodecParts } from './record.js';
+import type { StoreDriver } from './driver.js';
+import { KeyvV5Driver } from './driver-v5.js';
+import { KeyvV6Driver } from './driver-v6.js';
+import { type Keyv5Parts, type Keyv6Parts, keyv5Format, keyv6Format } from './formats.js';
+import { KeyRules } from './keys.js';
+import type { RecordFormat } from './record.js';
 
-/** What `store` accepts: a Keyv instance, or any Keyv store adapter (`@keyv/redis`, `@keyv/postgres`, a `Map`, ...). */
+/** What `store` accepts: a Keyv instance (5 or 6), or any Keyv store adapter (`@keyv/redis`, `@keyv/postgres`, a `Map`, ...). */
 export type StoreOption = Keyv | KeyvStoreAdapter | Map<unknown, unknown>;
 
-/** The parts of a Keyv 5 instance we read; duck-typed so that a Keyv from another copy of the package works. */
-interface KeyvLike {
-  store: KeyvStoreAdapter | Map<unknown, unknown>;
+/** The parts of a Keyv instance we read, of either generation; duck-typed so a Keyv from another copy works. */
+interface KeyvLike extends Keyv5Parts, Keyv6Parts {
+  store: unknown;
   namespace: string | undefined;
   ttl?: number | undefined;
-  serialize?: unknown;
-  deserialize?: unknown;
   useKeyPrefix?: boolean;
-  opts: { compression?: unknown };
   getRaw: unknown;
+  setRaw?: unknown;
+  on?: (event: 'error', listener: (error: unknown) => void) => unknown;
 }
+
+type KeyvClass = new (options: Record<string, unknown>) => KeyvLike;
 
 /** True when `store` is a Keyv instance rather than a store adapter. */
 export function isKeyv(store: unknown): store is KeyvLike {
-  return (
-    typeof store === 'object' &&
-    store !== null &&
-    typeof (store as KeyvLike).getRaw === 'function' &&
-    typeof (store as KeyvLike).opts === 'object' &&
-    'store' in store
-  );
+  return typeof store === 'object' && store !== null && typeof (store as KeyvLike).getRaw === 'function' && 'store' in store;
+}
+
+/** Keyv 6 instances have `setRaw` and a serialization adapter; Keyv 5 ones have `opts` and `serialize`. */
+function isKeyv6(keyv: KeyvLike): boolean {
+  return typeof keyv.setRaw === 'function' || 'serialization' in keyv;
 }
 
 /** The default ttl of a Keyv instance, so that a cache built on it keeps its expiry policy. */
@@ -57,23 +62,25 @@ function claimAdapter(adapter: object, namespace: string): void {
   }
 }
 
-let keyvDefaultSerialize: unknown;
-
-/** True when `serialize` is Keyv's own default (JSON, with Buffers written as ':base64:' strings). */
-function isKeyvDefaultSerializer(serialize: unknown): boolean {
-  keyvDefaultSerialize ??= new Keyv().serialize;
-  return serialize === keyvDefaultSerialize;
+/** Adapters such as @keyv/redis swallow their own errors (answering as for a miss) unless told otherwise. */
+function throwOnErrors(adapter: unknown): void {
+  for (let level = adapter, i = 0; i < 3 && typeof level === 'object' && level !== null; i++) {
+    const flags = level as { throwOnErrors?: unknown; store?: unknown };
+    if (flags.throwOnErrors === false) flags.throwOnErrors = true;
+    level = flags.store;
+  }
 }
 
-/** The store as the store tier uses it: the adapter it talks to, and how Keyv would encode for it. */
+/** The store as the store tier uses it. */
 export interface OpenedStore {
   /** A Keyv over the same adapter and namespace, for callers who want Keyv's own API (`cache.keyv`). */
   keyv: Keyv;
-  /** The adapter every store call goes to (a `Map` for the in-memory default). */
-  adapter: KeyvStoreAdapter | Map<unknown, unknown>;
-  /** Keyv prefixes keys with `namespace:`. */
-  prefixed: boolean;
-  codec: KeyvCodecParts;
+  /** The adapter protocol of the Keyv generation in use. */
+  driver: StoreDriver;
+  /** How records are encoded, as that generation's Keyv encodes them. */
+  format: RecordFormat;
+  /** The namespace's key rules (Keyv 5 prefixes `namespace:` and treats it as implied; Keyv 6 leaves keys alone). */
+  keys: KeyRules;
   /** Gives the adapter up, so that another namespace may use it. */
   release(): void;
 }
@@ -81,51 +88,70 @@ export interface OpenedStore {
 /**
  * Opens the store of a cache: the adapter given (or the one inside a Keyv given, whose serializer,
  * compression and key-prefix settings are kept; that Keyv itself is never changed), claimed for
- * `namespace`, with its errors turned on.
+ * `namespace`, with its errors turned on, spoken to in the protocol of its Keyv generation: the
+ * generation of the Keyv given, else the one installed.
  */
 export function openStore(store: StoreOption | undefined, namespace: string): OpenedStore {
-  const given = isKeyv(store) ? store.store : store;
-  if (given !== undefined) {
+  const given: unknown = isKeyv(store) ? store.store : store;
+  if (typeof given === 'object' && given !== null) {
     claimAdapter(given, namespace);
-    // Adapters such as @keyv/redis swallow their own errors (emitting 'error', answering as for a
-    // miss) unless told otherwise; a failed read that looks like a miss, or a failed write that looks
-    // like a success, would break coherence, so we tell them.
-    const flags = given as { throwOnErrors?: unknown };
-    if (flags.throwOnErrors === false) flags.throwOnErrors = true;
+    throwOnErrors(given);
   }
-  // Keyv's constructor sets the adapter's namespace (which @keyv/redis prefixes keys and scopes clear()
-  // with) and wires its error events; every read and write then goes to the adapter directly.
-  const keyv = isKeyv(store)
-    ? new Keyv({
-        store: store.store as KeyvStoreAdapter,
+  const Class = (isKeyv(store) ? store.constructor : Keyv) as KeyvClass;
+  const six = isKeyv(store) ? isKeyv6(store) : typeof (Keyv.prototype as unknown as KeyvLike).setRaw === 'function';
+  const source: Partial<KeyvLike> = isKeyv(store) ? store : {};
+  // Keyv's constructor sets the adapter's namespace (which adapters prefix keys and scope clear() with)
+  // and resolves a Keyv 6 storage adapter (a Keyv 5 adapter behind its bridge, a Map behind its memory
+  // adapter); every read and write then goes to that adapter directly.
+  const keyv = six
+    ? new Class({
+        ...(given === undefined ? {} : { store: given }),
         namespace,
-        serialize: store.serialize as never,
-        deserialize: store.deserialize as never,
-        compression: store.opts.compression as never,
-        useKeyPrefix: store.useKeyPrefix ?? true,
+        ...(source.serialization === undefined ? {} : { serialization: source.serialization }),
+        ...(source.compression === undefined ? {} : { compression: source.compression }),
+        ...(source.encryption === undefined ? {} : { encryption: source.encryption }),
+      })
+    : new Class({
+        ...(given === undefined ? {} : { store: given }),
+        namespace,
+        ...(isKeyv(store)
+          ? {
+              serialize: store.serialize,
+              deserialize: store.deserialize,
+              compression: store.opts?.compression,
+              useKeyPrefix: store.useKeyPrefix ?? true,
+            }
+          : {}),
         throwOnErrors: true,
         emitErrors: false,
-      })
-    : new Keyv({ ...(store === undefined ? {} : { store: store as KeyvStoreAdapter }), namespace, throwOnErrors: true, emitErrors: false });
-  const adapter = keyv.store as KeyvStoreAdapter | Map<unknown, unknown>;
-  const serialize = keyv.serialize as KeyvCodecParts['serialize'];
-  const compression = keyv.opts.compression as KeyvCodecParts['compression'];
+      });
+  let driver: StoreDriver;
+  let keys: KeyRules;
+  let format: RecordFormat;
+  if (six) {
+    // Keyv 6 rethrows an adapter's 'error' when nobody listens to it (from inside the adapter's emit,
+    // which would also keep the adapter's other listeners from hearing it); failures reach us as throws.
+    keyv.on?.('error', () => {});
+    keys = new KeyRules(namespace, false);
+    driver = new KeyvV6Driver(keyv.store);
+    format = keyv6Format(keyv);
+  } else {
+    keys = new KeyRules(namespace, keyv.useKeyPrefix !== false);
+    driver = new KeyvV5Driver(keyv.store as KeyvStoreAdapter | Map<unknown, unknown>, keys);
+    format = keyv5Format(keyv, () => new Class({}).serialize);
+  }
   let released = false;
   return {
-    keyv,
-    adapter,
-    prefixed: keyv.useKeyPrefix,
-    codec: {
-      serialize,
-      deserialize: keyv.deserialize as KeyvCodecParts['deserialize'],
-      compression: typeof compression?.compress === 'function' ? compression : undefined,
-      keyvDefault: isKeyvDefaultSerializer(serialize),
-    },
+    keyv: keyv as unknown as Keyv,
+    driver,
+    format,
+    keys,
     release() {
       if (released) return;
       released = true;
-      const claim = adapterNamespaces.get(adapter);
-      if (claim !== undefined && --claim.users === 0) adapterNamespaces.delete(adapter);
+      if (typeof given !== 'object' || given === null) return;
+      const claim = adapterNamespaces.get(given);
+      if (claim !== undefined && --claim.users === 0) adapterNamespaces.delete(given);
     },
   };
 }

@@ -2,13 +2,27 @@ import { quote } from '../check.js';
 import type { Entry } from '../entry/entry.js';
 import { judgeJson } from './json-data.js';
 
-/** Keyv's serializer pair, and its optional compression of the value. */
-export interface KeyvCodecParts {
-  serialize: ((data: unknown) => unknown) | undefined;
-  deserialize: ((data: string) => unknown) | undefined;
-  compression: { compress(value: unknown): unknown; decompress(value: unknown): unknown } | undefined;
-  /** The serializer is Keyv's own default (`@keyv/serialize`): JSON that round-trips Buffers. */
-  keyvDefault: boolean;
+/** The record Keyv stores: `{ value, expires }`. Later fields ride beside them; plain Keyv ignores them. */
+export interface StoredRecord {
+  value?: unknown;
+  expires?: number | null;
+}
+
+/** How one Keyv generation encodes the record for its store. */
+export interface RecordFormat {
+  /** Encodes `{ value, expires }` as that generation's Keyv writes it. */
+  encode(record: StoredRecord): unknown;
+  /** Decodes a raw stored value; undefined for none. Throws when it cannot be decoded. */
+  decode(raw: unknown): Promise<StoredRecord | undefined>;
+  /**
+   * How plain JSON data may be encoded without the serializer, byte for byte as it would write it:
+   * `'escaped'`: `JSON.stringify`, for data without strings that begin with ':' (Keyv's default
+   * serializers escape those); `'native'`: `JSON.stringify` for all JSON data (the serializer is JSON
+   * itself); `undefined`: always the serializer.
+   */
+  json: 'escaped' | 'native' | undefined;
+  /** No serialization at all: the record object itself is stored. */
+  raw: boolean;
 }
 
 /** A value ready to be written: what the adapter is given, and what every process will read back. */
@@ -20,14 +34,6 @@ export interface Prepared<V> {
   /** Approximate size in bytes (the encoded length), for `memory.maxSize`. */
   size: number;
 }
-
-/** The record Keyv stores: `{ value, expires }`. Later fields ride beside them; plain Keyv ignores them. */
-interface StoredRecord {
-  value?: unknown;
-  expires?: number | null;
-}
-
-type Mode = 'keyv-json' | 'native-json' | 'custom' | 'raw';
 
 /**
  * Entry <-> the record Keyv keeps in its store, encoded exactly as Keyv 5 encodes it (serialize
@@ -41,16 +47,10 @@ type Mode = 'keyv-json' | 'native-json' | 'custom' | 'raw';
  * strings that begin with ':', which take Keyv's own serializer).
  */
 export class RecordCodec<V> {
-  readonly #parts: KeyvCodecParts;
-  readonly #mode: Mode;
+  readonly #format: RecordFormat;
 
-  constructor(parts: KeyvCodecParts) {
-    this.#parts = parts;
-    if (parts.serialize === undefined) this.#mode = 'raw';
-    else if (parts.compression !== undefined) this.#mode = 'custom';
-    else if (parts.keyvDefault) this.#mode = 'keyv-json';
-    else if (parts.serialize === JSON.stringify && parts.deserialize === JSON.parse) this.#mode = 'native-json';
-    else this.#mode = 'custom';
+  constructor(format: RecordFormat) {
+    this.#format = format;
   }
 
   /**
@@ -59,14 +59,14 @@ export class RecordCodec<V> {
    */
   async prepare(key: string, value: V, expires: number | undefined): Promise<Prepared<V>> {
     const record: StoredRecord = expires === undefined ? { value } : { value, expires };
-    const mode = this.#mode;
-    if (mode === 'keyv-json' || mode === 'native-json') {
+    const format = this.#format;
+    if (format.json !== undefined) {
       const verdict = judgeJson(value);
       if (verdict.kind === 'refused') throw refused(key, verdict.reason);
-      if (verdict.kind === 'buffers' && mode === 'native-json') {
+      if (verdict.kind === 'buffers' && format.json === 'native') {
         throw refused(key, "it holds a Buffer, which JSON.stringify does not give back as a Buffer (use Keyv's default serializer)");
       }
-      if (verdict.kind === 'json' && (mode === 'native-json' || !verdict.colonStrings)) {
+      if (verdict.kind === 'json' && (format.json === 'native' || !verdict.colonStrings)) {
         const json = JSON.stringify(record);
         return { stored: json, value: (JSON.parse(json) as StoredRecord).value as V, size: json.length };
       }
@@ -74,12 +74,12 @@ export class RecordCodec<V> {
       throw refused(key, 'undefined is not a value (use delete() to remove a key)');
     } else if (typeof value === 'function' || typeof value === 'symbol') {
       throw refused(key, `the value is a ${typeof value}, which cannot be stored`);
-    } else if (mode === 'raw') {
+    } else if (format.raw) {
       return { stored: record, value, size: 1 };
     }
     let stored: unknown;
     try {
-      stored = await this.#encode(record);
+      stored = await format.encode(record);
     } catch (error) {
       throw refused(key, `the store's serializer failed (${reasonOf(error)})`, error);
     }
@@ -93,13 +93,6 @@ export class RecordCodec<V> {
     return { stored, value: back.value, size: typeof stored === 'string' ? stored.length : 1 };
   }
 
-  async #encode(record: StoredRecord): Promise<unknown> {
-    const { serialize, compression } = this.#parts;
-    if (serialize === undefined) return record;
-    if (compression !== undefined) return serialize({ value: await compression.compress(record.value), expires: record.expires });
-    return serialize(record);
-  }
-
   /**
    * The entry in a raw stored record, or undefined for none. Never judges expiry (the caller does), and
    * never deletes anything: Keyv's own reads delete expired entries, unfenced and unannounced.
@@ -107,16 +100,7 @@ export class RecordCodec<V> {
    */
   async decode(raw: unknown): Promise<Entry<V> | undefined> {
     if (raw === undefined || raw === null) return undefined;
-    const { deserialize, compression } = this.#parts;
-    let data: StoredRecord | undefined;
-    if (deserialize !== undefined && (typeof raw === 'string' || compression !== undefined)) {
-      data = (await deserialize(raw as string)) as StoredRecord | undefined;
-      if (compression !== undefined && data !== undefined && data !== null) {
-        data = { value: await compression.decompress(data.value), expires: data.expires ?? undefined };
-      }
-    } else {
-      data = raw as StoredRecord;
-    }
+    const data = await this.#format.decode(raw);
     if (data === undefined || data === null || typeof data !== 'object' || data.value === undefined) return undefined;
     return { value: data.value as V, expires: typeof data.expires === 'number' ? data.expires : undefined };
   }

@@ -44,14 +44,13 @@ export function setPlan<T>(
     operation: 'set',
     keys: [k],
     callerKeys: [key],
-    store: () => store.set(k, prepared, ttl),
+    store: () => store.set(k, prepared, ttl, expires),
     fills: [{ value: prepared.value, expires, size: prepared.size }],
   };
 }
 
 export interface BatchEntry<T> extends StoreWrite<T> {
   key: string;
-  expires: number | undefined;
 }
 
 export function setManyPlan<T>(store: StoreTier<T>, entries: readonly BatchEntry<T>[]): WritePlan<void, T> {

@@ -17,7 +17,8 @@ export interface HeldCall {
  * writes are held before they reach the underlying store, so the write lands when released.
  */
 export class ControlledStore extends EventEmitter implements KeyvStoreAdapter {
-  opts: Record<string, unknown> = {};
+  // Keyv 5 reads opts.url of any adapter that has iterator(), and throws when it is missing.
+  opts: Record<string, unknown> = { url: 'controlled://test' };
   namespace?: string | undefined;
   readonly inner: Map<string, unknown>;
   readonly #holds = new Map<Op, number>();
@@ -51,7 +52,7 @@ export class ControlledStore extends EventEmitter implements KeyvStoreAdapter {
     this.#failures.delete(op);
   }
 
-  /** Makes every call about `key` (the key as the adapter sees it, namespace prefix included) throw `error`. */
+  /** Makes every call about `key` (as the adapter is given it: see `adapterKey()`) throw `error`. */
   failKey(key: string, error = new Error(`injected failure for ${key}`)): void {
     this.#keyFailures.set(key, error);
   }
@@ -113,5 +114,12 @@ export class ControlledStore extends EventEmitter implements KeyvStoreAdapter {
   async has(key: string): Promise<boolean> {
     await this.#gate('has', key);
     return this.inner.has(key);
+  }
+
+  /** The entries of `namespace` (keys that begin with it and a colon), as Keyv adapters' iterators yield them. */
+  async *iterator<Value>(namespace?: string): AsyncGenerator<Array<string | Awaited<Value> | undefined>, void> {
+    for (const [key, value] of [...this.inner]) {
+      if (namespace === undefined || key.startsWith(`${namespace}:`)) yield [key, value as Awaited<Value>];
+    }
   }
 }

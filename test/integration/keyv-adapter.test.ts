@@ -7,10 +7,22 @@ import * as test from 'vitest';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { SyncedCache, SyncedKeyvStore } from '../../src/index.js';
 import { type Fixture, forkFixture } from '../helpers/fork-fixture.js';
+import { KEYV_GENERATION, keyvKey } from '../helpers/keyv-generation.js';
 import { useRedisServer } from '../helpers/redis.js';
 import { waitFor } from '../helpers/wait.js';
 
 type SyncedCacheOptions = ConstructorParameters<typeof SyncedCache>[0];
+
+// @keyv/test-suite 2 is written for Keyv 5; under Keyv 6 (the keyv-6 CI job) one of its tests fails for
+// every store, plain Keyv 6 over @keyv/redis 6 included, because Keyv 6 answers deleteMany with one
+// boolean per key. That test is reported as skipped there, with this reason in its name; all others run.
+const UPSTREAM_FAILURES_UNDER_KEYV6 = ['.deleteMany([keys]) with nonexistent keys resolves to false'];
+type It = typeof test.it;
+const suiteIt = ((name: string, ...rest: Parameters<It> extends [unknown, ...infer R] ? R : never) =>
+  KEYV_GENERATION === 6 && UPSTREAM_FAILURES_UNDER_KEYV6.includes(name)
+    ? test.it.skip(`${name} (fails upstream under Keyv 6: deleteMany answers one boolean per key)`, ...rest)
+    : test.it(name, ...rest)) as unknown as It;
+const suiteTest = { ...test, it: Object.assign(suiteIt, test.it), test: Object.assign(suiteIt, test.it) } as unknown as typeof test;
 
 /**
  * The minimum Keyv store adapter: a Map with no iterator. With `failure`, get and set reject with it
@@ -49,10 +61,10 @@ describe('SyncedKeyvStore over an in-memory store, no bus: @keyv/test-suite', ()
   afterAll(() => cache.close());
 
   // keyvTestSuite runs keyvApiTests, keyvValueTests and the namespace tests.
-  keyvTestSuite(test, Keyv, () => cache.keyvStore());
+  keyvTestSuite(suiteTest, Keyv, () => cache.keyvStore());
 
   // The in-memory default can be listed, so the adapter has an iterator and Keyv 5 offers it.
-  keyvIteratorTests(test, Keyv, () => cache.keyvStore());
+  keyvIteratorTests(suiteTest, Keyv, () => cache.keyvStore());
 
   it('iterator() yields the keys of its Keyv namespace over an in-memory store', async () => {
     const store = cache.keyvStore();
@@ -64,8 +76,8 @@ describe('SyncedKeyvStore over an in-memory store, no bus: @keyv/test-suite', ()
     await other.set('a', 3);
     const seen: [string, unknown][] = [];
     for await (const entry of store.iterator?.('it') ?? []) seen.push(entry as [string, unknown]);
-    expect(seen.map(([key]) => key).sort()).toEqual(['it:a', 'it:b']);
-    expect(new Map(seen).get('it:b')).toBe(JSON.stringify({ value: { c: 2 } }));
+    expect(seen.map(([key]) => key).sort()).toEqual([keyvKey('it', 'a'), keyvKey('it', 'b')]);
+    expect(new Map(seen).get(keyvKey('it', 'b'))).toBe(JSON.stringify({ value: { c: 2 } }));
   });
 });
 
@@ -83,11 +95,11 @@ describe('SyncedKeyvStore over @keyv/redis with a Redis bus: @keyv/test-suite', 
     await redisStore.disconnect();
   });
 
-  keyvTestSuite(test, Keyv, () => cache.keyvStore());
-  keyvIteratorTests(test, Keyv, () => cache.keyvStore());
+  keyvTestSuite(suiteTest, Keyv, () => cache.keyvStore());
+  keyvIteratorTests(suiteTest, Keyv, () => cache.keyvStore());
 
-  it('reports the wrapped store as Redis, so Keyv offers iterator()', () => {
-    expect(cache.keyvStore().opts.dialect).toBe('redis');
+  it('Keyv offers iterator() over it (Keyv 5 only for dialects on its list: it reports the wrapped store as Redis)', () => {
+    if (KEYV_GENERATION === 5) expect(cache.keyvStore().opts.dialect).toBe('redis');
     expect(typeof new Keyv({ store: cache.keyvStore() }).iterator).toBe('function');
   });
 });
@@ -128,9 +140,9 @@ describe('SyncedKeyvStore', () => {
     await keyv.set('short', 'v', 150);
     await keyv.set('long', 'v');
     // Read through the cache, under Keyv: only a store-level ttl can make the raw entry disappear.
-    expect(await cache.get('keyv:short')).toBeTypeOf('string');
-    await waitFor(async () => (await cache.get('keyv:short')) === undefined, 'the store to expire the entry', 3_000);
-    expect(await cache.get('keyv:long')).toBeTypeOf('string');
+    expect(await cache.get(keyvKey(undefined, 'short'))).toBeTypeOf('string');
+    await waitFor(async () => (await cache.get(keyvKey(undefined, 'short'))) === undefined, 'the store to expire the entry', 3_000);
+    expect(await cache.get(keyvKey(undefined, 'long'))).toBeTypeOf('string');
   });
 
   it('clear() removes only its Keyv namespace when the store can be iterated, and tells other processes', async () => {
@@ -180,21 +192,28 @@ describe('SyncedKeyvStore', () => {
     onTestFinished(() => cache.close());
     const store = cache.keyvStore();
     expect(store.iterator).toBeUndefined();
-    expect(new Keyv({ store }).iterator).toBeUndefined();
-    // Without an iterator, clear() falls back to clearing the cache (both Keyv namespaces).
     const one = new Keyv({ store, namespace: 'one' });
     const two = new Keyv({ store: cache.keyvStore(), namespace: 'two' });
     await one.set('x', 1);
     await two.set('x', 2);
-    await one.clear();
-    expect(await two.get('x')).toBeUndefined();
+    if (KEYV_GENERATION === 5) {
+      expect(new Keyv({ store }).iterator).toBeUndefined();
+      // Without an iterator, clear() falls back to clearing the cache (both Keyv namespaces).
+      await one.clear();
+      expect(await two.get('x')).toBeUndefined();
+    } else {
+      // Keyv 6's bridge refuses to clear one namespace of a store that cannot list its keys.
+      await expect(one.clear()).rejects.toThrow(/Can't clear namespace "one"/);
+      expect(await two.get('x')).toBe(2);
+    }
   });
 
   it('surfaces store failures as rejections (through Keyv with throwOnErrors) and Keyv error events', async () => {
     const cache = new SyncedCache<unknown>({ store: new PlainAdapter(new Error('disk on fire')), namespace: 'failing' });
     onTestFinished(() => cache.close());
-    const keyv = new Keyv({ store: cache.keyvStore(), throwOnErrors: true });
-    await expect(keyv.set('k', 'v')).rejects.toThrow(/store set for key "keyv:k" failed: disk on fire/);
+    // Keyv 5 rethrows with throwOnErrors; Keyv 6 rethrows while nobody listens to its 'error'.
+    const keyv = new Keyv({ store: cache.keyvStore(), ...(KEYV_GENERATION === 5 ? { throwOnErrors: true } : {}) });
+    await expect(keyv.set('k', 'v')).rejects.toThrow(`store set for key "${keyvKey(undefined, 'k')}" failed: disk on fire`);
     const quiet = new Keyv({ store: cache.keyvStore() });
     const errors: unknown[] = [];
     quiet.on('error', (error: unknown) => errors.push(error));
@@ -209,10 +228,12 @@ describe('SyncedKeyvStore', () => {
     await keyv.set('k', 'v');
     await keyv.disconnect();
     expect(cache.stats().bus).toBe('off');
-    await expect(keyv.get('k')).resolves.toBeUndefined();
-    await expect(cache.get('keyv:k')).rejects.toThrow(/cache is closed/);
-    // The store itself stays usable: the entry is there under the cache's and Keyv's prefixes.
-    expect(await store.get('disconnect:keyv:k')).toBeTypeOf('string');
+    // Keyv 5 answers a failed read as a miss; Keyv 6 rethrows it while nobody listens to its 'error'.
+    if (KEYV_GENERATION === 5) await expect(keyv.get('k')).resolves.toBeUndefined();
+    else await expect(keyv.get('k')).rejects.toThrow(/cache is closed/);
+    await expect(cache.get(keyvKey(undefined, 'k'))).rejects.toThrow(/cache is closed/);
+    // The store itself stays usable: the entry is there (Keyv 5 prefixes the cache's namespace first).
+    expect(await store.get(KEYV_GENERATION === 5 ? 'disconnect:keyv:k' : 'k')).toBeTypeOf('string');
   });
 
   describe('two processes sharing Redis', () => {
@@ -246,33 +267,38 @@ describe('SyncedKeyvStore', () => {
   });
 
   describe('cache-manager v7', () => {
-    it('get, set, del and wrap through createCache({ stores: [new Keyv({ store: cache.keyvStore() })] })', async () => {
-      const { cache } = await redisCache({ namespace: 'cache-manager' });
-      const manager = createCache({ stores: [new Keyv({ store: cache.keyvStore() })] });
+    // cache-manager 7 is written for Keyv 5: over any Keyv 6 store, plain Keyv 6 included, its wrap()
+    // never finds what it stored (the keyv-6 CI job runs this file; this test then reports as skipped).
+    it.skipIf(KEYV_GENERATION === 6)(
+      'get, set, del and wrap through createCache({ stores: [new Keyv({ store: cache.keyvStore() })] })',
+      async () => {
+        const { cache } = await redisCache({ namespace: 'cache-manager' });
+        const manager = createCache({ stores: [new Keyv({ store: cache.keyvStore() })] });
 
-      await manager.set('a', { x: 1 }, 10_000);
-      expect(await manager.get('a')).toEqual({ x: 1 });
-      // The entry is in the synced cache (so in Redis, announced on the bus), under Keyv's prefix.
-      expect(JSON.parse((await cache.get('keyv:a')) as string).value).toEqual({ x: 1 });
+        await manager.set('a', { x: 1 }, 10_000);
+        expect(await manager.get('a')).toEqual({ x: 1 });
+        // The entry is in the synced cache (so in Redis, announced on the bus), under Keyv's prefix.
+        expect(JSON.parse((await cache.get(keyvKey(undefined, 'a'))) as string).value).toEqual({ x: 1 });
 
-      let calls = 0;
-      const load = async () => {
-        calls++;
-        return { loaded: calls };
-      };
-      expect(await manager.wrap('w', load, 10_000)).toEqual({ loaded: 1 });
-      expect(await manager.wrap('w', load, 10_000)).toEqual({ loaded: 1 });
-      expect(calls).toBe(1);
+        let calls = 0;
+        const load = async () => {
+          calls++;
+          return { loaded: calls };
+        };
+        expect(await manager.wrap('w', load, 10_000)).toEqual({ loaded: 1 });
+        expect(await manager.wrap('w', load, 10_000)).toEqual({ loaded: 1 });
+        expect(calls).toBe(1);
 
-      // A second process-like cache on the same Redis sees what the manager stored.
-      const { cache: other } = await redisCache({ namespace: 'cache-manager' });
-      const otherManager = createCache({ stores: [new Keyv({ store: other.keyvStore() })] });
-      expect(await otherManager.get('w')).toEqual({ loaded: 1 });
+        // A second process-like cache on the same Redis sees what the manager stored.
+        const { cache: other } = await redisCache({ namespace: 'cache-manager' });
+        const otherManager = createCache({ stores: [new Keyv({ store: other.keyvStore() })] });
+        expect(await otherManager.get('w')).toEqual({ loaded: 1 });
 
-      expect(await manager.del('a')).toBe(true);
-      expect(await manager.get('a')).toBeUndefined();
-      await manager.del('w');
-      expect(await manager.wrap('w', load, 10_000)).toEqual({ loaded: 2 });
-    });
+        expect(await manager.del('a')).toBe(true);
+        expect(await manager.get('a')).toBeUndefined();
+        await manager.del('w');
+        expect(await manager.wrap('w', load, 10_000)).toEqual({ loaded: 2 });
+      },
+    );
   });
 });

@@ -9,6 +9,7 @@ import { SyncedCache, type SyncedCacheOptions, type SyncedCacheStats } from 'syn
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { SyncedSessionStore } from '../../src/integrations/session.js';
 import { type Fixture, forkFixture } from '../helpers/fork-fixture.js';
+import { KEYV_GENERATION } from '../helpers/keyv-generation.js';
 import { useRedisServer } from '../helpers/redis.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -165,10 +166,15 @@ describe('SyncedSessionStore', () => {
     for (const call of [store.all, store.length, store.clear]) {
       await expect(call()).rejects.toThrow(/needs a store that can be iterated.*cache namespace "sessions" cannot/);
     }
-    // With an empty prefix the store is the whole cache, and clear() needs no iteration.
+    // With an empty prefix the store is the whole cache, and clear() is the cache's: Keyv 5 clears the
+    // adapter; Keyv 6 refuses to clear one namespace of an adapter that cannot list its keys.
     const whole = api(new SyncedSessionStore({ cache, prefix: '' }));
-    await whole.clear();
-    expect(await store.get('a')).toBeNull();
+    if (KEYV_GENERATION === 5) {
+      await whole.clear();
+      expect(await store.get('a')).toBeNull();
+    } else {
+      await expect(whole.clear()).rejects.toThrow(/Can't clear namespace "sessions"/);
+    }
   });
 
   describe('bad input', () => {
@@ -233,12 +239,14 @@ describe('SyncedSessionStore', () => {
       const store = api(new SyncedSessionStore({ cache }));
       await store.set('sid', sessionData(90_000));
       await store.set('browser', sessionData(null));
+      // @keyv/redis prefixes `namespace::`; Keyv 5 also prefixes `namespace:` before it.
+      const redisKey = (sid: string) => (KEYV_GENERATION === 5 ? `sessions::sessions:sess:${sid}` : `sessions::sess:${sid}`);
       const keys = await client.keys('*sess:*');
-      expect(keys.sort()).toEqual(['sessions::sessions:sess:browser', 'sessions::sessions:sess:sid']);
-      const pttl = await client.pttl('sessions::sessions:sess:sid');
+      expect(keys.sort()).toEqual([redisKey('browser'), redisKey('sid')]);
+      const pttl = await client.pttl(redisKey('sid'));
       expect(pttl).toBeGreaterThan(85_000);
       expect(pttl).toBeLessThanOrEqual(90_000);
-      const fallback = await client.pttl('sessions::sessions:sess:browser');
+      const fallback = await client.pttl(redisKey('browser'));
       expect(fallback).toBeGreaterThan(86_400_000 - 5_000);
       expect(Object.keys(await store.all()).sort()).toEqual(['browser', 'sid']);
     });
