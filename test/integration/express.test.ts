@@ -1,92 +1,15 @@
 // The Express response cache, against a real Express 5 app on a loopback port, over HTTP.
 // Imports go through the package name, so `npm run build` must have run (`npm test` does it).
 import { type ChildProcess, fork } from 'node:child_process';
-import { request as httpRequest } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import express, { type Express, type NextFunction, type Request, type Response } from 'express';
+import type { Response } from 'express';
 import { StoreError, SyncedCache } from 'synced-cache';
 import { type CachedResponse, cacheResponses, responseCacheKey } from 'synced-cache/express';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { hasRedisServer, startRedisServer } from '../../scripts/redis-server.mjs';
-
-interface Served {
-  base: string;
-  /** Calls per route handler, by path. */
-  calls: Map<string, number>;
-  /** Errors that reached the app's error handler. */
-  errors: unknown[];
-}
-
-/** An Express app listening on 127.0.0.1, closed when the test ends. `routes` adds the routes. */
-async function serve(routes: (app: Express, count: (req: Request) => void) => void): Promise<Served> {
-  const app = express();
-  const calls = new Map<string, number>();
-  const errors: unknown[] = [];
-  routes(app, (req) => calls.set(req.path, (calls.get(req.path) ?? 0) + 1));
-  app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
-    errors.push(err);
-    res.status(500).send('server error');
-  });
-  const server = app.listen(0, '127.0.0.1');
-  await new Promise<void>((resolve, reject) => {
-    server.once('listening', resolve);
-    server.once('error', reject);
-  });
-  onTestFinished(
-    () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  );
-  return { base: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, calls, errors };
-}
-
-function newCache(): SyncedCache {
-  const cache = new SyncedCache();
-  onTestFinished(() => cache.close());
-  return cache;
-}
-
-function headersOf(res: globalThis.Response): Record<string, string> {
-  const out: Record<string, string> = {};
-  res.headers.forEach((value, name) => {
-    if (name !== 'date' && name !== 'x-cache' && name !== 'keep-alive' && name !== 'connection') out[name] = value;
-  });
-  return out;
-}
-
-async function get(url: string, init?: RequestInit): Promise<{ res: globalThis.Response; body: Buffer }> {
-  const res = await fetch(url, init);
-  return { res, body: Buffer.from(await res.arrayBuffer()) };
-}
-
-/** A plain node:http GET: fetch adds `Cache-Control: no-cache` to conditional requests, which defeats 304s. */
-function rawGet(url: string, headers: Record<string, string>): Promise<{ status: number; headers: Record<string, unknown>; body: string }> {
-  return new Promise((resolve, reject) => {
-    httpRequest(url, { headers }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => {
-        body += d;
-      });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
-    })
-      .on('error', reject)
-      .end();
-  });
-}
-
-/** Polls `check` until it returns true, or fails after `ms`. */
-async function waitFor(check: () => boolean | Promise<boolean>, ms: number, what: string): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+import { get, headersOf, newCache, rawGet, serve } from '../helpers/express.js';
+import { waitFor } from '../helpers/wait.js';
 
 describe('cacheResponses: what is cached and how a hit looks', () => {
   it('answers MISS, then HIT with the same status, headers and body, without calling the route again', async () => {
@@ -610,7 +533,7 @@ describe.skipIf(!hasRedisServer())('cacheResponses across two processes (redis-s
       body: '{"name":"Grace"}',
     });
     expect(update.status).toBe(200);
-    await waitFor(async () => (await stats(b.base)).invalidations.received > before, 5_000, 'B to receive the invalidation');
+    await waitFor(async () => (await stats(b.base)).invalidations.received > before, 'B to receive the invalidation');
 
     const third = await get(`${b.base}/users/1`);
     expect([third.res.headers.get('x-cache'), JSON.parse(third.body.toString())]).toEqual(['MISS', { id: 1, name: 'Grace' }]);
