@@ -1,5 +1,9 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { SyncedCache } from 'synced-cache';
+// A stateless leaf, bundled into this subpath: the core itself is only reached through 'synced-cache'.
+import { checkDuration, checkKnownKeys, describe, fail, isObject } from '../check.js';
+
+const SCOPE = 'synced-cache/express';
 
 /**
  * A key that also caches requests carrying an `Authorization` header. Return it from a key function only
@@ -20,7 +24,7 @@ export type ResponseCacheKey = string | AuthorizedCacheKey | undefined;
 /** Options of {@link cacheResponses}. Durations are milliseconds. */
 export interface ResponseCacheOptions {
   /**
-   * Time-to-live of a cached response, in milliseconds, in both tiers; `0`: no expiry.
+   * Time-to-live of a cached response, in whole milliseconds, in both tiers; `0`: no expiry.
    * One middleware instance per route gives each route its own ttl.
    * @default the cache's own `ttl`
    */
@@ -70,6 +74,8 @@ export const RESPONSE_CACHE_DEFAULTS = {
   maxBodyBytes: 1_048_576,
 } as const satisfies ResponseCacheOptions;
 
+const OPTION_NAMES = ['ttl', 'statuses', 'key', 'maxBodyBytes', 'onError'] as const;
+
 /**
  * The cache key of a route's response, the same in every process: `cache.delete(responseCacheKey('GET', '/users/1'))`
  * invalidates that response everywhere. HEAD maps to GET, since a HEAD request is answered from the GET response.
@@ -97,16 +103,6 @@ const UNSTORED_HEADERS = new Set([
 
 const UNCACHEABLE_DIRECTIVE = /(?:^|,)\s*(?:no-store|private|no-cache)\s*(?:$|,|=)/i;
 
-function describe(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value);
-  if (value === null || typeof value !== 'object') return String(value);
-  return Array.isArray(value) ? 'an array' : 'an object';
-}
-
-function fail(option: string, rule: string, value: unknown, Err: typeof TypeError = TypeError): never {
-  throw new Err(`synced-cache/express: option "${option}" ${rule}, got ${describe(value)}`);
-}
-
 interface Resolved {
   ttl: number | undefined;
   statuses: ReadonlySet<number>;
@@ -116,23 +112,27 @@ interface Resolved {
 }
 
 function resolve(options: ResponseCacheOptions): Resolved {
-  if (typeof options !== 'object' || options === null) fail('options', 'must be an object', options);
-  const { ttl, statuses, key, maxBodyBytes, onError } = options;
-  if (ttl !== undefined) {
-    if (typeof ttl !== 'number' || Number.isNaN(ttl)) fail('ttl', 'must be a number of milliseconds', ttl);
-    if (ttl < 0 || !Number.isFinite(ttl)) fail('ttl', 'must be a finite number of milliseconds >= 0 (0 means no expiry)', ttl, RangeError);
+  const given: unknown = options;
+  if (!isObject(given) || Array.isArray(given)) {
+    throw new TypeError(`${SCOPE}: cacheResponses(cache, options): options must be an object, got ${describe(given)}`);
   }
+  checkKnownKeys(SCOPE, '', given, OPTION_NAMES);
+  const { statuses, key, maxBodyBytes, onError } = options;
+  const ttl = checkDuration(SCOPE, 'ttl', options.ttl, { zero: 'no expiry', integer: true });
   if (statuses !== undefined) {
-    if (!Array.isArray(statuses) || statuses.length === 0) fail('statuses', 'must be a non-empty array of HTTP status codes', statuses);
+    if (!Array.isArray(statuses) || statuses.length === 0) {
+      fail(SCOPE, 'statuses', 'must be a non-empty array of HTTP status codes', statuses, TypeError);
+    }
     for (const s of statuses) {
-      if (!Number.isInteger(s) || s < 100 || s > 599) fail('statuses', 'must hold whole numbers from 100 to 599', s, RangeError);
+      if (!Number.isInteger(s) || s < 100 || s > 599) fail(SCOPE, 'statuses', 'must hold whole numbers from 100 to 599', s);
     }
   }
-  if (key !== undefined && typeof key !== 'function') fail('key', 'must be a function (req) => string | undefined', key);
+  if (key !== undefined && typeof key !== 'function') fail(SCOPE, 'key', 'must be a function (req) => string | undefined', key, TypeError);
   if (maxBodyBytes !== undefined && (!Number.isInteger(maxBodyBytes) || maxBodyBytes < 0)) {
-    fail('maxBodyBytes', 'must be a whole number of bytes >= 0', maxBodyBytes, RangeError);
+    fail(SCOPE, 'maxBodyBytes', 'must be a whole number of bytes >= 0', maxBodyBytes);
   }
-  if (onError !== undefined && typeof onError !== 'function') fail('onError', 'must be a function (error, req) => void', onError);
+  if (onError !== undefined && typeof onError !== 'function')
+    fail(SCOPE, 'onError', 'must be a function (error, req) => void', onError, TypeError);
   return {
     ttl,
     statuses: new Set(statuses ?? RESPONSE_CACHE_DEFAULTS.statuses),
@@ -291,7 +291,7 @@ export function cacheResponses(cache: SyncedCache<unknown>, options: ResponseCac
   const c = cache as unknown;
   // Duck-typed rather than instanceof: the ESM and CommonJS builds each have their own SyncedCache class.
   if (typeof c !== 'object' || c === null || typeof (c as SyncedCache).get !== 'function' || typeof (c as SyncedCache).set !== 'function') {
-    throw new TypeError(`synced-cache/express: cacheResponses(cache): cache must be a SyncedCache, got ${describe(c)}`);
+    throw new TypeError(`${SCOPE}: cacheResponses(cache): cache must be a SyncedCache, got ${describe(c)}`);
   }
   const resolved = resolve(options);
   const setOptions = resolved.ttl === undefined ? undefined : { ttl: resolved.ttl };
@@ -320,14 +320,12 @@ export function cacheResponses(cache: SyncedCache<unknown>, options: ResponseCac
       allowAuthorization = result.allowAuthorization === true;
     } else {
       next(
-        new TypeError(
-          `synced-cache/express: the key function must return a string, { key, allowAuthorization } or undefined, got ${describe(result)}`,
-        ),
+        new TypeError(`${SCOPE}: the key function must return a string, { key, allowAuthorization } or undefined, got ${describe(result)}`),
       );
       return;
     }
     if (key.length === 0) {
-      next(new TypeError(`synced-cache/express: the key function returned an empty key for ${req.method} ${req.originalUrl}`));
+      next(new TypeError(`${SCOPE}: the key function returned an empty key for ${req.method} ${req.originalUrl}`));
       return;
     }
     if (req.headers.authorization !== undefined && !allowAuthorization) {

@@ -482,6 +482,45 @@ describe('cacheResponses: bad input and failures', () => {
     expect(() => cacheResponses(cache, { onError: true as unknown as () => void })).toThrow(/option "onError" must be a function/);
   });
 
+  it('rejects an unknown option with a TypeError naming it (and the option it resembles), before anything is mounted', () => {
+    const cache = newCache();
+    expect(() => cacheResponses(cache, { tll: 60_000 } as never)).toThrow(
+      new TypeError(
+        'synced-cache/express: unknown option "tll" (did you mean "ttl"?); known options: ttl, statuses, key, maxBodyBytes, onError',
+      ),
+    );
+    expect(() => cacheResponses(cache, { TTL: 60_000 } as never)).toThrow(/unknown option "TTL" \(did you mean "ttl"\?\)/);
+    // A key function's opt-in put among the options by mistake would otherwise be ignored in silence.
+    expect(() => cacheResponses(cache, { allowAuthorization: true } as never)).toThrow(
+      new TypeError('synced-cache/express: unknown option "allowAuthorization"; known options: ttl, statuses, key, maxBodyBytes, onError'),
+    );
+    expect(() => cacheResponses(cache, 60_000 as never)).toThrow(
+      new TypeError('synced-cache/express: cacheResponses(cache, options): options must be an object, got 60000'),
+    );
+  });
+
+  it('refuses a fractional ttl at construction, since Redis would refuse it on every store write', () => {
+    const cache = newCache();
+    expect(() => cacheResponses(cache, { ttl: 60_000.5 })).toThrow(
+      new RangeError(
+        'synced-cache/express: option "ttl" must be a whole number of milliseconds (round it: some stores refuse fractions), got 60000.5',
+      ),
+    );
+    expect(() => cacheResponses(cache, { ttl: -1 })).toThrow(
+      new RangeError('synced-cache/express: option "ttl" must be a finite number of milliseconds >= 0 (0 means no expiry), got -1'),
+    );
+  });
+
+  it('describes a bad value without printing it whole: a function is "a function", a long string is cut', () => {
+    const cache = newCache();
+    expect(() => cacheResponses(cache, { statuses: (() => 200) as never })).toThrow(
+      new TypeError('synced-cache/express: option "statuses" must be a non-empty array of HTTP status codes, got a function'),
+    );
+    expect(() => cacheResponses(cache, { key: 'x'.repeat(100) as never })).toThrow(
+      new TypeError(`synced-cache/express: option "key" must be a function (req) => string | undefined, got "${'x'.repeat(40)}"...`),
+    );
+  });
+
   it('responseCacheKey maps HEAD to GET and keeps the URL as given', () => {
     expect(responseCacheKey('get', '/a?b=1')).toBe('response:GET /a?b=1');
     expect(responseCacheKey('HEAD', '/a?b=1')).toBe(responseCacheKey('GET', '/a?b=1'));
