@@ -6,20 +6,29 @@ import { checkDuration, checkKnownKeys, describe, fail, isObject } from '../chec
 const SCOPE = 'synced-cache/express';
 
 /**
- * A key that also caches requests carrying an `Authorization` header. Return it from a key function only
- * when the key tells callers apart (e.g. it contains the user id), or when the response is the same for
- * everyone: otherwise one user's response would be served to another.
+ * A key that opts a request carrying credentials into the cache. Return it from a key function only when
+ * the key tells callers apart (it contains the user id, say), or when the response is the same for
+ * everyone: otherwise one user's response is served to another.
  */
+export interface OptInCacheKey {
+  key: string;
+  /** Also cache requests with an `Authorization` header (never cached otherwise). @default false */
+  allowAuthorization?: boolean;
+  /** Also cache requests with a `Cookie` header, whatever cookies it holds (see `ignoreCookies`). @default false */
+  allowCookies?: boolean;
+}
+
+/** An {@link OptInCacheKey} that caches requests with an `Authorization` header. */
 export interface AuthorizedCacheKey {
   key: string;
   allowAuthorization: true;
 }
 
 /**
- * What a key function returns: the cache key, an {@link AuthorizedCacheKey} to opt in to caching requests
- * with an `Authorization` header, or `undefined` to leave this request uncached.
+ * What a key function returns: the cache key, an {@link OptInCacheKey} to cache requests with an
+ * `Authorization` or `Cookie` header, or `undefined` to leave this request uncached.
  */
-export type ResponseCacheKey = string | AuthorizedCacheKey | undefined;
+export type ResponseCacheKey = string | OptInCacheKey | undefined;
 
 /** Options of {@link cacheResponses}. Durations are milliseconds. */
 export interface ResponseCacheOptions {
@@ -36,11 +45,27 @@ export interface ResponseCacheOptions {
   statuses?: readonly number[];
   /**
    * Computes the cache key of a GET or HEAD request. Return `undefined` to leave the request uncached, or
-   * `{ key, allowAuthorization: true }` to cache a request that carries an `Authorization` header (which is
-   * never cached otherwise). If it throws, the error goes to `next(err)` and Express answers 500.
+   * `{ key, allowAuthorization: true }` / `{ key, allowCookies: true }` to cache a request that carries an
+   * `Authorization` / `Cookie` header (never cached otherwise). If it throws, the error goes to `next(err)`
+   * and Express answers 500.
    * @default (req) => responseCacheKey(req.method, req.originalUrl)
    */
   key?: (req: Request) => ResponseCacheKey;
+  /**
+   * Names of cookies that never change the response (analytics, a consent flag): a request whose cookies
+   * are all in this list is cached like one without cookies, and shares its entry. A request with any
+   * other cookie passes by the cache (case-sensitive names, as browsers send them).
+   * @default [] (a request with any cookie is not cached)
+   */
+  ignoreCookies?: readonly string[];
+  /**
+   * Request headers that the `key` function tells apart (it puts them, or what the route makes of them,
+   * in the key). A response with `Vary` on one of them is stored; a `Vary` on any other request header
+   * (but `Cookie`, `Authorization`, and `Accept-Encoding` over a body with no `Content-Encoding`) is not.
+   * Needs `key`: the default key is the URL alone.
+   * @default []
+   */
+  keyedHeaders?: readonly string[];
   /**
    * Largest body, in bytes, that is cached. A larger response (typically a streamed one) is still sent in
    * full, but not cached; buffering stops as soon as the limit is passed.
@@ -72,9 +97,11 @@ export interface CachedResponse {
 export const RESPONSE_CACHE_DEFAULTS = {
   statuses: [200],
   maxBodyBytes: 1_048_576,
+  ignoreCookies: [],
+  keyedHeaders: [],
 } as const satisfies ResponseCacheOptions;
 
-const OPTION_NAMES = ['ttl', 'statuses', 'key', 'maxBodyBytes', 'onError'] as const;
+const OPTION_NAMES = ['ttl', 'statuses', 'key', 'ignoreCookies', 'keyedHeaders', 'maxBodyBytes', 'onError'] as const;
 
 /**
  * The cache key of a route's response, the same in every process: `cache.delete(responseCacheKey('GET', '/users/1'))`
@@ -103,12 +130,28 @@ const UNSTORED_HEADERS = new Set([
 
 const UNCACHEABLE_DIRECTIVE = /(?:^|,)\s*(?:no-store|private|no-cache)\s*(?:$|,|=)/i;
 
+/** An HTTP token (RFC 9110 §5.6.2): what a header name is made of. */
+const TOKEN = /^[!#$%&'*+\-.^_`|~\dA-Za-z]+$/;
+const COOKIE_NAME = /^[^\s=;,]+$/;
+
 interface Resolved {
   ttl: number | undefined;
   statuses: ReadonlySet<number>;
-  key: (req: Request) => ResponseCacheKey;
+  key: ((req: Request) => ResponseCacheKey) | undefined;
+  ignoreCookies: ReadonlySet<string>;
+  /** Lower-cased. */
+  keyedHeaders: ReadonlySet<string>;
   maxBodyBytes: number;
   onError: ((error: unknown, req: Request) => void) | undefined;
+}
+
+function names(option: string, value: unknown, what: string, pattern: RegExp, rule: string): readonly string[] {
+  if (value === undefined) return [];
+  if (!Array.isArray(value)) fail(SCOPE, option, `must be an array of ${what}`, value, TypeError);
+  for (const name of value) {
+    if (typeof name !== 'string' || !pattern.test(name) || name === '*') fail(SCOPE, option, rule, name, TypeError);
+  }
+  return value as readonly string[];
 }
 
 function resolve(options: ResponseCacheOptions): Resolved {
@@ -117,17 +160,39 @@ function resolve(options: ResponseCacheOptions): Resolved {
     throw new TypeError(`${SCOPE}: cacheResponses(cache, options): options must be an object, got ${describe(given)}`);
   }
   checkKnownKeys(SCOPE, '', given, OPTION_NAMES);
-  const { statuses, key, maxBodyBytes, onError } = options;
+  const { statuses, key, ignoreCookies, keyedHeaders, maxBodyBytes, onError } = options;
   const ttl = checkDuration(SCOPE, 'ttl', options.ttl, { zero: 'no expiry', integer: true });
   if (statuses !== undefined) {
-    if (!Array.isArray(statuses) || statuses.length === 0) {
+    if (!Array.isArray(statuses) || statuses.length === 0)
       fail(SCOPE, 'statuses', 'must be a non-empty array of HTTP status codes', statuses, TypeError);
-    }
     for (const s of statuses) {
       if (!Number.isInteger(s) || s < 100 || s > 599) fail(SCOPE, 'statuses', 'must hold whole numbers from 100 to 599', s);
     }
   }
   if (key !== undefined && typeof key !== 'function') fail(SCOPE, 'key', 'must be a function (req) => string | undefined', key, TypeError);
+  const cookies = names(
+    'ignoreCookies',
+    ignoreCookies,
+    'cookie names',
+    COOKIE_NAME,
+    'must hold cookie names (no "=", ";", "," or whitespace)',
+  );
+  const headers = names(
+    'keyedHeaders',
+    keyedHeaders,
+    'request header names',
+    TOKEN,
+    'must hold header names (letters, digits and !#$%&\'*+-.^_`|~, not "*")',
+  );
+  if (headers.length > 0 && key === undefined) {
+    fail(
+      SCOPE,
+      'keyedHeaders',
+      'needs a "key" function that puts those headers in the key (the default key is the URL alone)',
+      keyedHeaders,
+      TypeError,
+    );
+  }
   if (maxBodyBytes !== undefined && (!Number.isInteger(maxBodyBytes) || maxBodyBytes < 0)) {
     fail(SCOPE, 'maxBodyBytes', 'must be a whole number of bytes >= 0', maxBodyBytes);
   }
@@ -136,10 +201,28 @@ function resolve(options: ResponseCacheOptions): Resolved {
   return {
     ttl,
     statuses: new Set(statuses ?? RESPONSE_CACHE_DEFAULTS.statuses),
-    key: key ?? ((req) => responseCacheKey(req.method, req.originalUrl)),
+    key,
+    ignoreCookies: new Set(cookies),
+    keyedHeaders: new Set(headers.map((h) => h.toLowerCase())),
     maxBodyBytes: maxBodyBytes ?? RESPONSE_CACHE_DEFAULTS.maxBodyBytes,
     onError,
   };
+}
+
+/**
+ * True when every cookie of a `Cookie` header is one the route named as irrelevant. A piece that is not
+ * `name=value` is not a cookie the route can have named, so it counts as a relevant one.
+ */
+function cookiesIgnorable(header: string, ignored: ReadonlySet<string>): boolean {
+  for (const piece of header.split(';')) {
+    const eq = piece.indexOf('=');
+    if (eq === -1) {
+      if (piece.trim() === '') continue;
+      return false;
+    }
+    if (!ignored.has(piece.slice(0, eq).trim())) return false;
+  }
+  return true;
 }
 
 function isCachedResponse(value: unknown): value is CachedResponse {
@@ -157,22 +240,40 @@ function toBuffer(chunk: unknown, encoding: unknown): Buffer | undefined {
   return undefined;
 }
 
+/** The comma-separated values of a header, however it was set (one string, a number, several lines). */
+function listOf(value: number | string | string[] | undefined): string[] {
+  if (value === undefined) return [];
+  return (Array.isArray(value) ? value.join(',') : String(value))
+    .split(',')
+    .map((v) => v.trim())
+    .filter((v) => v !== '');
+}
+
+/**
+ * True when every request that can read the entry may get this response despite its `Vary`. The entry is
+ * read by every request with the same key, and the default key is the URL alone, so a `Vary` on any
+ * other request header would hand one variant to everyone. Three are safe: `Cookie` and `Authorization`,
+ * since requests carrying them never read the cache unless the route opted them in (by naming the
+ * cookies as irrelevant, or with a key that tells callers apart); and `Accept-Encoding` when the body
+ * has no `Content-Encoding`, since every client accepts an unencoded body.
+ */
+function varyAllows(res: Response, keyed: ReadonlySet<string>): boolean {
+  for (const header of listOf(res.getHeader('vary'))) {
+    const name = header.toLowerCase();
+    if (name === 'cookie' || name === 'authorization' || keyed.has(name)) continue;
+    if (name === 'accept-encoding' && listOf(res.getHeader('content-encoding')).every((c) => c.toLowerCase() === 'identity')) continue;
+    return false;
+  }
+  return true;
+}
+
 /** True when the finished response may be stored. */
-function storable(res: Response, statuses: ReadonlySet<number>): boolean {
-  if (!statuses.has(res.statusCode)) return false;
+function storable(res: Response, resolved: Resolved): boolean {
+  if (!resolved.statuses.has(res.statusCode)) return false;
   if (res.getHeader('set-cookie') !== undefined) return false;
   const cc = res.getHeader('cache-control');
   if (cc !== undefined && UNCACHEABLE_DIRECTIVE.test(Array.isArray(cc) ? cc.join(',') : String(cc))) return false;
-  const vary = res.getHeader('vary');
-  // `Vary: *` says no two requests get the same answer.
-  if (
-    vary !== undefined &&
-    String(vary)
-      .split(',')
-      .some((v) => v.trim() === '*')
-  )
-    return false;
-  return true;
+  return varyAllows(res, resolved.keyedHeaders);
 }
 
 function snapshotHeaders(res: Response): Record<string, string | string[]> {
@@ -219,7 +320,9 @@ function serveHit(req: Request, res: Response, entry: CachedResponse): void {
   else res.end(body);
 }
 
-/** Wraps `res.write`/`res.end` to copy the body as it is sent, and stores the response once it has finished. */
+/**
+ * Wraps `res.write`/`res.end` to copy the body as it is sent, and stores the response once it has finished.
+ */
 function capture(
   res: Response,
   store: (entry: CachedResponse) => Promise<void>,
@@ -257,7 +360,7 @@ function capture(
   // 'finish' only fires once the whole response was handed to the OS, so an aborted or failed response,
   // whose body may be cut short, is never stored.
   res.once('finish', () => {
-    if (overflow || !storable(res, resolved.statuses)) return;
+    if (overflow || !storable(res, resolved)) return;
     const entry: CachedResponse = {
       v: 1,
       status: res.statusCode,
@@ -268,16 +371,51 @@ function capture(
   });
 }
 
+/** The key and the request's opt-ins. */
+interface Keyed {
+  key: string;
+  allowAuthorization: boolean;
+  allowCookies: boolean;
+}
+
+function keyOf(req: Request, resolved: Resolved): Keyed | undefined {
+  if (resolved.key === undefined)
+    return { key: responseCacheKey(req.method, req.originalUrl), allowAuthorization: false, allowCookies: false };
+  const result = resolved.key(req);
+  if (result === undefined) return undefined;
+  let keyed: Keyed;
+  if (typeof result === 'string') keyed = { key: result, allowAuthorization: false, allowCookies: false };
+  else if (typeof result === 'object' && result !== null && typeof result.key === 'string') {
+    keyed = { key: result.key, allowAuthorization: result.allowAuthorization === true, allowCookies: result.allowCookies === true };
+  } else {
+    throw new TypeError(
+      `${SCOPE}: the key function must return a string, { key, allowAuthorization?, allowCookies? } or undefined, got ${describe(result)}`,
+    );
+  }
+  if (keyed.key.length === 0) throw new TypeError(`${SCOPE}: the key function returned an empty key for ${req.method} ${req.originalUrl}`);
+  return keyed;
+}
+
+/** True when a request carries credentials the route did not opt in: it then passes by the cache. */
+function withUnoptedCredentials(req: Request, keyed: Keyed, resolved: Resolved): boolean {
+  if (req.headers.authorization !== undefined && !keyed.allowAuthorization) return true;
+  const cookie = req.headers.cookie;
+  return cookie !== undefined && !keyed.allowCookies && !cookiesIgnorable(cookie, resolved.ignoreCookies);
+}
+
 /**
  * Express middleware that caches GET responses in a {@link SyncedCache}, so that every process serves a
  * route from its memory tier until the route's key is deleted (from any process) or its ttl runs out.
  *
+ * - Never one caller's response for another: requests with an `Authorization` or a `Cookie` header pass
+ *   by the cache (no `X-Cache` header), unless the key function opts them in (`{ key, allowAuthorization:
+ *   true }`, `{ key, allowCookies: true }`) or every cookie is named in `ignoreCookies`. A response whose
+ *   `Vary` names a request header the key does not tell apart is not stored (see `keyedHeaders`).
  * - GET and HEAD only; other methods pass straight through. HEAD is answered from the GET entry and never
  *   stores one (Express sends no body for HEAD, so there is nothing complete to store).
  * - Stored: responses with a status in `statuses` (default 200). Never stored: responses with `Set-Cookie`,
  *   `Cache-Control: no-store`, `private` or `no-cache`, `Vary: *`, bodies over `maxBodyBytes`, and responses
- *   that did not finish. Requests with an `Authorization` header are not cached unless the key function
- *   returns `{ key, allowAuthorization: true }`.
+ *   that did not finish.
  * - Hits are sent with the stored status, headers and body and `X-Cache: HIT`; requests that reach the route
  *   get `X-Cache: MISS`. A hit whose validators match the request's `If-None-Match`/`If-Modified-Since`
  *   is answered 304.
@@ -301,37 +439,18 @@ export function cacheResponses(cache: SyncedCache<unknown>, options: ResponseCac
       next();
       return;
     }
-    let result: ResponseCacheKey;
+    let keyed: Keyed | undefined;
     try {
-      result = resolved.key(req);
+      keyed = keyOf(req, resolved);
     } catch (error) {
       next(error);
       return;
     }
-    if (result === undefined) {
+    if (keyed === undefined || withUnoptedCredentials(req, keyed, resolved)) {
       next();
       return;
     }
-    let key: string;
-    let allowAuthorization = false;
-    if (typeof result === 'string') key = result;
-    else if (typeof result === 'object' && result !== null && typeof result.key === 'string') {
-      key = result.key;
-      allowAuthorization = result.allowAuthorization === true;
-    } else {
-      next(
-        new TypeError(`${SCOPE}: the key function must return a string, { key, allowAuthorization } or undefined, got ${describe(result)}`),
-      );
-      return;
-    }
-    if (key.length === 0) {
-      next(new TypeError(`${SCOPE}: the key function returned an empty key for ${req.method} ${req.originalUrl}`));
-      return;
-    }
-    if (req.headers.authorization !== undefined && !allowAuthorization) {
-      next();
-      return;
-    }
+    const { key } = keyed;
 
     const report = (error: unknown): void => {
       try {

@@ -390,7 +390,7 @@ describe('cacheResponses: bad input and failures', () => {
     expect(errors).toHaveLength(2);
     expect(errors[0]).toBeInstanceOf(TypeError);
     expect((errors[0] as Error).message).toBe(
-      'synced-cache/express: the key function must return a string, { key, allowAuthorization } or undefined, got 42',
+      'synced-cache/express: the key function must return a string, { key, allowAuthorization?, allowCookies? } or undefined, got 42',
     );
     expect((errors[1] as Error).message).toBe('synced-cache/express: the key function returned an empty key for GET /e');
   });
@@ -486,13 +486,18 @@ describe('cacheResponses: bad input and failures', () => {
     const cache = newCache();
     expect(() => cacheResponses(cache, { tll: 60_000 } as never)).toThrow(
       new TypeError(
-        'synced-cache/express: unknown option "tll" (did you mean "ttl"?); known options: ttl, statuses, key, maxBodyBytes, onError',
+        'synced-cache/express: unknown option "tll" (did you mean "ttl"?); known options: ttl, statuses, key, ignoreCookies, keyedHeaders, maxBodyBytes, onError',
       ),
     );
     expect(() => cacheResponses(cache, { TTL: 60_000 } as never)).toThrow(/unknown option "TTL" \(did you mean "ttl"\?\)/);
+    expect(() => cacheResponses(cache, { ignoreCookie: ['_ga'] } as never)).toThrow(
+      /unknown option "ignoreCookie" \(did you mean "ignoreCookies"\?\)/,
+    );
     // A key function's opt-in put among the options by mistake would otherwise be ignored in silence.
     expect(() => cacheResponses(cache, { allowAuthorization: true } as never)).toThrow(
-      new TypeError('synced-cache/express: unknown option "allowAuthorization"; known options: ttl, statuses, key, maxBodyBytes, onError'),
+      new TypeError(
+        'synced-cache/express: unknown option "allowAuthorization"; known options: ttl, statuses, key, ignoreCookies, keyedHeaders, maxBodyBytes, onError',
+      ),
     );
     expect(() => cacheResponses(cache, 60_000 as never)).toThrow(
       new TypeError('synced-cache/express: cacheResponses(cache, options): options must be an object, got 60000'),
