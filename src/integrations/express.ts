@@ -86,6 +86,12 @@ export interface ResponseCacheOptions {
 export interface CachedResponse {
   /** Format version, so that a later release can tell old entries apart. */
   v: 1;
+  /**
+   * The URL the response was stored from, as the client sent it (`req.originalUrl`). Under a key made by
+   * {@link responseCacheKey}, a hit needs the same path, spelled the same way; entries written before this
+   * field existed lack it and count as misses there.
+   */
+  url: string;
   status: number;
   /** Response headers, lower-cased names, without hop-by-hop headers and without `Content-Length`. */
   headers: Record<string, string | string[]>;
@@ -103,14 +109,41 @@ export const RESPONSE_CACHE_DEFAULTS = {
 
 const OPTION_NAMES = ['ttl', 'statuses', 'key', 'ignoreCookies', 'keyedHeaders', 'maxBodyBytes', 'onError'] as const;
 
+const KEY_PREFIX = 'response:';
+
+const UNRESERVED_ESCAPE = /%(?:2[dDeE]|3\d|[46][1-9a-fA-F]|[57][0-9aA]|5[fF]|7[eE])/g;
+
+/**
+ * The one form of a request target's path that every spelling Express's default router sends to the
+ * same route shares: unreserved characters unescaped (`%31` is `1`), letters in lower case (the router
+ * ignores case), one trailing slash dropped (the router ignores it). The query string is kept byte for
+ * byte. An absolute URL (`http://host/path`, as a proxy may send) keeps only its path and query.
+ */
+function canonicalUrl(url: string): string {
+  let target = url;
+  if (!target.startsWith('/')) {
+    const origin = /^[a-zA-Z][a-zA-Z\d+.-]*:\/\/[^/?#]*/.exec(target);
+    if (origin !== null) target = target.slice(origin[0].length);
+    if (!target.startsWith('/')) target = `/${target}`;
+  }
+  const q = target.indexOf('?');
+  let path = q === -1 ? target : target.slice(0, q);
+  const query = q === -1 ? '' : target.slice(q);
+  path = path.replace(UNRESERVED_ESCAPE, (e) => String.fromCharCode(Number.parseInt(e.slice(1), 16))).toLowerCase();
+  if (path.length > 1 && path.endsWith('/')) path = path.slice(0, -1);
+  return path + query;
+}
+
 /**
  * The cache key of a route's response, the same in every process: `cache.delete(responseCacheKey('GET', '/users/1'))`
  * invalidates that response everywhere. HEAD maps to GET, since a HEAD request is answered from the GET response.
- * `url` is the path plus the query string exactly as the client sent it (Express's `req.originalUrl`).
+ * `url` is a path and query string (Express's `req.originalUrl`). Spellings of one path that Express routes
+ * alike share the key: `/users/1`, `/Users/1`, `/users/%31` and `/users/1/` all give `response:GET /users/1`.
+ * The query string is taken as it is: `?a=1&b=2` and `?b=2&a=1` are two keys.
  */
 export function responseCacheKey(method: string, url: string): string {
   const m = method.toUpperCase();
-  return `response:${m === 'HEAD' ? 'GET' : m} ${url}`;
+  return `${KEY_PREFIX}${m === 'HEAD' ? 'GET' : m} ${canonicalUrl(url)}`;
 }
 
 // Not stored: they describe one connection or one transfer, and are recomputed on each hit.
@@ -324,6 +357,7 @@ function serveHit(req: Request, res: Response, entry: CachedResponse): void {
  * Wraps `res.write`/`res.end` to copy the body as it is sent, and stores the response once it has finished.
  */
 function capture(
+  req: Request,
   res: Response,
   store: (entry: CachedResponse) => Promise<void>,
   resolved: Resolved,
@@ -363,6 +397,7 @@ function capture(
     if (overflow || !storable(res, resolved)) return;
     const entry: CachedResponse = {
       v: 1,
+      url: req.originalUrl,
       status: res.statusCode,
       headers: snapshotHeaders(res),
       body: Buffer.concat(chunks, size).toString('base64'),
@@ -396,6 +431,22 @@ function keyOf(req: Request, resolved: Resolved): Keyed | undefined {
   return keyed;
 }
 
+function pathOf(url: string): string {
+  const q = url.indexOf('?');
+  return q === -1 ? url : url.slice(0, q);
+}
+
+/**
+ * True when `entry` may answer `req`. responseCacheKey gives the spellings of a path one key, so that one
+ * delete drops them all; but a parameter's case matters to the route (`/files/README.md` is not
+ * `/files/readme.md`), and a spelling another route answers (a catch-all) must not poison the real one.
+ * So under such a key a hit needs the path spelled as it was when the entry was stored; a spelling that
+ * misses replaces the entry. The query string is left to the key (a custom key may drop `utm_` fields).
+ */
+function answers(entry: CachedResponse, key: string, req: Request): boolean {
+  return !key.startsWith(KEY_PREFIX) || (typeof entry.url === 'string' && pathOf(entry.url) === pathOf(req.originalUrl));
+}
+
 /** True when a request carries credentials the route did not opt in: it then passes by the cache. */
 function withUnoptedCredentials(req: Request, keyed: Keyed, resolved: Resolved): boolean {
   if (req.headers.authorization !== undefined && !keyed.allowAuthorization) return true;
@@ -420,7 +471,8 @@ function withUnoptedCredentials(req: Request, keyed: Keyed, resolved: Resolved):
  *   get `X-Cache: MISS`. A hit whose validators match the request's `If-None-Match`/`If-Modified-Since`
  *   is answered 304.
  * - The key is `responseCacheKey(req.method, req.originalUrl)` unless `key` is given; invalidate with
- *   `cache.delete(responseCacheKey('GET', url))` in any process.
+ *   `cache.delete(responseCacheKey('GET', url))` in any process. Spellings of a path that share that key
+ *   (`/users/1`, `/Users/1/`) never get each other's response: a hit needs the path spelled as it was.
  *
  * The cache should be one for responses only (or at least keep other keys out of the `response:` prefix):
  * a value under a response key that is not a cached response is treated as a miss and overwritten.
@@ -464,12 +516,12 @@ export function cacheResponses(cache: SyncedCache<unknown>, options: ResponseCac
       .get(key)
       .then(
         (value) => {
-          if (isCachedResponse(value)) {
+          if (isCachedResponse(value) && answers(value, key, req)) {
             serveHit(req, res, value);
             return;
           }
           res.setHeader('X-Cache', 'MISS');
-          if (req.method === 'GET') capture(res, (entry) => cache.set(key, entry, setOptions), resolved, report);
+          if (req.method === 'GET') capture(req, res, (entry) => cache.set(key, entry, setOptions), resolved, report);
           next();
         },
         (error: unknown) => {

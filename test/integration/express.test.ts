@@ -525,12 +525,6 @@ describe('cacheResponses: bad input and failures', () => {
       new TypeError(`synced-cache/express: option "key" must be a function (req) => string | undefined, got "${'x'.repeat(40)}"...`),
     );
   });
-
-  it('responseCacheKey maps HEAD to GET and keeps the URL as given', () => {
-    expect(responseCacheKey('get', '/a?b=1')).toBe('response:GET /a?b=1');
-    expect(responseCacheKey('HEAD', '/a?b=1')).toBe(responseCacheKey('GET', '/a?b=1'));
-    expect(responseCacheKey('GET', '/a?b=2')).not.toBe(responseCacheKey('GET', '/a?b=1'));
-  });
 });
 
 describe.skipIf(!hasRedisServer())('cacheResponses across two processes (redis-server as store and bus)', () => {
