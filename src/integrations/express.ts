@@ -76,7 +76,7 @@ export interface ResponseCacheOptions {
    * Called when the cache fails to read or write (the store is down, the cache is closed). The request is
    * then served by the route as if uncached. Without it, such failures are silent. If it throws while a
    * read failed, the thrown error goes to `next(err)`; a throw after a failed write is ignored, since the
-   * response has already been sent.
+   * response has already been sent. A promise it returns is not awaited, and its rejection is ignored.
    * @default undefined
    */
   onError?: (error: unknown, req: Request) => void;
@@ -355,6 +355,7 @@ function serveHit(req: Request, res: Response, entry: CachedResponse): void {
 
 /**
  * Wraps `res.write`/`res.end` to copy the body as it is sent, and stores the response once it has finished.
+ * Nothing here waits on the store: the write starts after 'finish', when the client has the whole response.
  */
 function capture(
   req: Request,
@@ -394,16 +395,27 @@ function capture(
   // 'finish' only fires once the whole response was handed to the OS, so an aborted or failed response,
   // whose body may be cut short, is never stored.
   res.once('finish', () => {
-    if (overflow || !storable(res, resolved)) return;
-    const entry: CachedResponse = {
-      v: 1,
-      url: req.originalUrl,
-      status: res.statusCode,
-      headers: snapshotHeaders(res),
-      body: Buffer.concat(chunks, size).toString('base64'),
-    };
-    store(entry).catch(report);
+    // A throw in an event listener would be an uncaught exception: it takes the process down.
+    try {
+      if (overflow || !storable(res, resolved)) return;
+      const entry: CachedResponse = {
+        v: 1,
+        url: req.originalUrl,
+        status: res.statusCode,
+        headers: snapshotHeaders(res),
+        body: Buffer.concat(chunks, size).toString('base64'),
+      };
+      store(entry).then(undefined, report);
+    } catch (error) {
+      report(error);
+    }
   });
+}
+
+/** Calls `onError`; a promise it returns is not awaited, and must not become an unhandled rejection. */
+function callOnError(onError: ((error: unknown, req: Request) => void) | undefined, error: unknown, req: Request): void {
+  const result: unknown = onError?.(error, req);
+  if (typeof (result as PromiseLike<unknown> | undefined)?.then === 'function') (result as PromiseLike<unknown>).then(undefined, () => {});
 }
 
 /** The key and the request's opt-ins. */
@@ -473,6 +485,8 @@ function withUnoptedCredentials(req: Request, keyed: Keyed, resolved: Resolved):
  * - The key is `responseCacheKey(req.method, req.originalUrl)` unless `key` is given; invalidate with
  *   `cache.delete(responseCacheKey('GET', url))` in any process. Spellings of a path that share that key
  *   (`/users/1`, `/Users/1/`) never get each other's response: a hit needs the path spelled as it was.
+ * - The middleware waits for nothing but the cache's `get`; the store write after a miss starts once the
+ *   response has been sent, and its failure only reaches `onError`.
  *
  * The cache should be one for responses only (or at least keep other keys out of the `response:` prefix):
  * a value under a response key that is not a cached response is treated as a miss and overwritten.
@@ -506,7 +520,7 @@ export function cacheResponses(cache: SyncedCache<unknown>, options: ResponseCac
 
     const report = (error: unknown): void => {
       try {
-        resolved.onError?.(error, req);
+        callOnError(resolved.onError, error, req);
       } catch {
         // The response is already sent; nothing is left to tell.
       }
@@ -526,7 +540,7 @@ export function cacheResponses(cache: SyncedCache<unknown>, options: ResponseCac
         },
         (error: unknown) => {
           try {
-            resolved.onError?.(error, req);
+            callOnError(resolved.onError, error, req);
           } catch (thrown) {
             next(thrown);
             return;

@@ -8,6 +8,7 @@ import { StoreError, SyncedCache } from 'synced-cache';
 import { type CachedResponse, cacheResponses, responseCacheKey } from 'synced-cache/express';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { hasRedisServer, startRedisServer } from '../../scripts/redis-server.mjs';
+import { ControlledStore } from '../helpers/controlled-store.js';
 import { get, headersOf, newCache, rawGet, serve } from '../helpers/express.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -432,6 +433,63 @@ describe('cacheResponses: bad input and failures', () => {
     expect(reported[0]?.url).toBe('/reported');
     expect(reported[0]?.error).toBeInstanceOf(StoreError);
     expect((reported[0]?.error as StoreError | undefined)?.cause).toBe(down);
+  });
+
+  it('answers a miss in full while its store write is still held: the write starts after the response and never delays it', async () => {
+    const store = new ControlledStore();
+    const cache = newCache({ store });
+    const { base, calls } = await serve((app, count) => {
+      app.get('/slow-store', cacheResponses(cache), (req, res) => {
+        count(req);
+        res.send('fresh');
+      });
+    });
+    store.hold('set');
+    const first = await get(`${base}/slow-store`);
+    expect([first.res.status, first.res.headers.get('x-cache'), first.body.toString()]).toEqual([200, 'MISS', 'fresh']);
+    const held = await store.whenHeld('set');
+    expect(held.key).toContain(responseCacheKey('GET', '/slow-store'));
+    // Still held: the next request is a miss too, and is answered as fast as the first.
+    const second = await get(`${base}/slow-store`);
+    expect([second.res.headers.get('x-cache'), second.body.toString()]).toEqual(['MISS', 'fresh']);
+    held.release();
+    await waitFor(async () => (await get(`${base}/slow-store`)).res.headers.get('x-cache') === 'HIT', 'the held write to land');
+    expect(calls.get('/slow-store')).toBe(2);
+  });
+
+  it('an async onError that rejects, after a failed write or read, is not an unhandled rejection and the response is served', async () => {
+    const store = new ControlledStore();
+    const cache = newCache({ store });
+    const reported: unknown[] = [];
+    const { base, errors } = await serve((app) => {
+      app.get(
+        '/async-on-error',
+        cacheResponses(cache, {
+          onError: async (error) => {
+            reported.push(error);
+            throw new Error('the error tracker is down too');
+          },
+        }),
+        (_req, res) => void res.send('fresh'),
+      );
+    });
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    onTestFinished(() => void process.off('unhandledRejection', onUnhandled));
+
+    store.fail('set');
+    expect((await get(`${base}/async-on-error`)).body.toString()).toBe('fresh');
+    await waitFor(() => reported.length === 1, 'the failed write to be reported');
+    store.fail('get');
+    const r = await get(`${base}/async-on-error`);
+    expect([r.res.status, r.res.headers.get('x-cache'), r.body.toString()]).toEqual([200, 'MISS', 'fresh']);
+    expect(reported).toHaveLength(2);
+    expect(reported.every((e) => e instanceof StoreError)).toBe(true);
+    // Rejections are reported after a turn of the event loop; a timer of 0 lets them surface.
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    expect(unhandled).toEqual([]);
+    expect(errors).toEqual([]);
   });
 
   it('an onError that throws on a failed read sends its error to next (500)', async () => {
