@@ -7,6 +7,7 @@ import { type CachedResponse, type Resolved, SCOPE } from './express-options.js'
 
 const KEY_PREFIX = 'response:';
 
+const NEEDS_FOLDING = /[%A-Z]/;
 const UNRESERVED_ESCAPE = /%(?:2[dDeE]|3\d|[46][1-9a-fA-F]|[57][0-9aA]|5[fF]|7[eE])/g;
 
 /**
@@ -25,7 +26,9 @@ function canonicalUrl(url: string): string {
   const q = target.indexOf('?');
   let path = q === -1 ? target : target.slice(0, q);
   const query = q === -1 ? '' : target.slice(q);
-  path = path.replace(UNRESERVED_ESCAPE, (e) => String.fromCharCode(Number.parseInt(e.slice(1), 16))).toLowerCase();
+  // Most paths are already in this form: the test spares them the replace and the copy.
+  if (NEEDS_FOLDING.test(path))
+    path = path.replace(UNRESERVED_ESCAPE, (e) => String.fromCharCode(Number.parseInt(e.slice(1), 16))).toLowerCase();
   if (path.length > 1 && path.endsWith('/')) path = path.slice(0, -1);
   return path + query;
 }
