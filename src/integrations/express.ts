@@ -1,84 +1,18 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { SyncedCache } from 'synced-cache';
+import { describe } from '../check.js';
+import { type CachedResponse, type Resolved, type ResponseCacheOptions, resolve, SCOPE } from './express-options.js';
+import { answers, isCachedResponse, type Keyed, keyOf, storable, withUnoptedCredentials } from './express-sharing.js';
 
-/**
- * A key that also caches requests carrying an `Authorization` header. Return it from a key function only
- * when the key tells callers apart (e.g. it contains the user id), or when the response is the same for
- * everyone: otherwise one user's response would be served to another.
- */
-export interface AuthorizedCacheKey {
-  key: string;
-  allowAuthorization: true;
-}
-
-/**
- * What a key function returns: the cache key, an {@link AuthorizedCacheKey} to opt in to caching requests
- * with an `Authorization` header, or `undefined` to leave this request uncached.
- */
-export type ResponseCacheKey = string | AuthorizedCacheKey | undefined;
-
-/** Options of {@link cacheResponses}. Durations are milliseconds. */
-export interface ResponseCacheOptions {
-  /**
-   * Time-to-live of a cached response, in milliseconds, in both tiers; `0`: no expiry.
-   * One middleware instance per route gives each route its own ttl.
-   * @default the cache's own `ttl`
-   */
-  ttl?: number;
-  /**
-   * Response status codes that are cached. Anything else (errors, redirects, 304, 206) is passed on uncached.
-   * @default [200]
-   */
-  statuses?: readonly number[];
-  /**
-   * Computes the cache key of a GET or HEAD request. Return `undefined` to leave the request uncached, or
-   * `{ key, allowAuthorization: true }` to cache a request that carries an `Authorization` header (which is
-   * never cached otherwise). If it throws, the error goes to `next(err)` and Express answers 500.
-   * @default (req) => responseCacheKey(req.method, req.originalUrl)
-   */
-  key?: (req: Request) => ResponseCacheKey;
-  /**
-   * Largest body, in bytes, that is cached. A larger response (typically a streamed one) is still sent in
-   * full, but not cached; buffering stops as soon as the limit is passed.
-   * @default 1_048_576
-   */
-  maxBodyBytes?: number;
-  /**
-   * Called when the cache fails to read or write (the store is down, the cache is closed). The request is
-   * then served by the route as if uncached. Without it, such failures are silent. If it throws while a
-   * read failed, the thrown error goes to `next(err)`; a throw after a failed write is ignored, since the
-   * response has already been sent.
-   * @default undefined
-   */
-  onError?: (error: unknown, req: Request) => void;
-}
-
-/** A cached response as it is held in the cache: JSON-safe, so that any Keyv store and serializer can hold it. */
-export interface CachedResponse {
-  /** Format version, so that a later release can tell old entries apart. */
-  v: 1;
-  status: number;
-  /** Response headers, lower-cased names, without hop-by-hop headers and without `Content-Length`. */
-  headers: Record<string, string | string[]>;
-  /** The body bytes, base64. */
-  body: string;
-}
-
-/** The defaults of {@link ResponseCacheOptions}. */
-export const RESPONSE_CACHE_DEFAULTS = {
-  statuses: [200],
-  maxBodyBytes: 1_048_576,
-} as const satisfies ResponseCacheOptions;
-
-/**
- * The cache key of a route's response, the same in every process: `cache.delete(responseCacheKey('GET', '/users/1'))`
- * invalidates that response everywhere. HEAD maps to GET, since a HEAD request is answered from the GET response.
- * `url` is the path plus the query string exactly as the client sent it (Express's `req.originalUrl`).
- */
-export function responseCacheKey(method: string, url: string): string {
-  const m = method.toUpperCase();
-  return `response:${m === 'HEAD' ? 'GET' : m} ${url}`;
-}
+export {
+  type AuthorizedCacheKey,
+  type CachedResponse,
+  type OptInCacheKey,
+  RESPONSE_CACHE_DEFAULTS,
+  type ResponseCacheKey,
+  type ResponseCacheOptions,
+} from './express-options.js';
+export { responseCacheKey } from './express-sharing.js';
 
 // Not stored: they describe one connection or one transfer, and are recomputed on each hit.
 const UNSTORED_HEADERS = new Set([
@@ -95,59 +29,6 @@ const UNSTORED_HEADERS = new Set([
   'x-cache',
 ]);
 
-const UNCACHEABLE_DIRECTIVE = /(?:^|,)\s*(?:no-store|private|no-cache)\s*(?:$|,|=)/i;
-
-function describe(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value);
-  if (value === null || typeof value !== 'object') return String(value);
-  return Array.isArray(value) ? 'an array' : 'an object';
-}
-
-function fail(option: string, rule: string, value: unknown, Err: typeof TypeError = TypeError): never {
-  throw new Err(`synced-cache/express: option "${option}" ${rule}, got ${describe(value)}`);
-}
-
-interface Resolved {
-  ttl: number | undefined;
-  statuses: ReadonlySet<number>;
-  key: (req: Request) => ResponseCacheKey;
-  maxBodyBytes: number;
-  onError: ((error: unknown, req: Request) => void) | undefined;
-}
-
-function resolve(options: ResponseCacheOptions): Resolved {
-  if (typeof options !== 'object' || options === null) fail('options', 'must be an object', options);
-  const { ttl, statuses, key, maxBodyBytes, onError } = options;
-  if (ttl !== undefined) {
-    if (typeof ttl !== 'number' || Number.isNaN(ttl)) fail('ttl', 'must be a number of milliseconds', ttl);
-    if (ttl < 0 || !Number.isFinite(ttl)) fail('ttl', 'must be a finite number of milliseconds >= 0 (0 means no expiry)', ttl, RangeError);
-  }
-  if (statuses !== undefined) {
-    if (!Array.isArray(statuses) || statuses.length === 0) fail('statuses', 'must be a non-empty array of HTTP status codes', statuses);
-    for (const s of statuses) {
-      if (!Number.isInteger(s) || s < 100 || s > 599) fail('statuses', 'must hold whole numbers from 100 to 599', s, RangeError);
-    }
-  }
-  if (key !== undefined && typeof key !== 'function') fail('key', 'must be a function (req) => string | undefined', key);
-  if (maxBodyBytes !== undefined && (!Number.isInteger(maxBodyBytes) || maxBodyBytes < 0)) {
-    fail('maxBodyBytes', 'must be a whole number of bytes >= 0', maxBodyBytes, RangeError);
-  }
-  if (onError !== undefined && typeof onError !== 'function') fail('onError', 'must be a function (error, req) => void', onError);
-  return {
-    ttl,
-    statuses: new Set(statuses ?? RESPONSE_CACHE_DEFAULTS.statuses),
-    key: key ?? ((req) => responseCacheKey(req.method, req.originalUrl)),
-    maxBodyBytes: maxBodyBytes ?? RESPONSE_CACHE_DEFAULTS.maxBodyBytes,
-    onError,
-  };
-}
-
-function isCachedResponse(value: unknown): value is CachedResponse {
-  if (typeof value !== 'object' || value === null) return false;
-  const v = value as Partial<CachedResponse>;
-  return v.v === 1 && typeof v.status === 'number' && typeof v.body === 'string' && typeof v.headers === 'object' && v.headers !== null;
-}
-
 type Chunk = string | Uint8Array;
 type WriteCallback = (error?: Error | null) => void;
 
@@ -155,24 +36,6 @@ function toBuffer(chunk: unknown, encoding: unknown): Buffer | undefined {
   if (typeof chunk === 'string') return Buffer.from(chunk, typeof encoding === 'string' ? (encoding as BufferEncoding) : 'utf8');
   if (chunk instanceof Uint8Array) return Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
   return undefined;
-}
-
-/** True when the finished response may be stored. */
-function storable(res: Response, statuses: ReadonlySet<number>): boolean {
-  if (!statuses.has(res.statusCode)) return false;
-  if (res.getHeader('set-cookie') !== undefined) return false;
-  const cc = res.getHeader('cache-control');
-  if (cc !== undefined && UNCACHEABLE_DIRECTIVE.test(Array.isArray(cc) ? cc.join(',') : String(cc))) return false;
-  const vary = res.getHeader('vary');
-  // `Vary: *` says no two requests get the same answer.
-  if (
-    vary !== undefined &&
-    String(vary)
-      .split(',')
-      .some((v) => v.trim() === '*')
-  )
-    return false;
-  return true;
 }
 
 function snapshotHeaders(res: Response): Record<string, string | string[]> {
@@ -219,8 +82,12 @@ function serveHit(req: Request, res: Response, entry: CachedResponse): void {
   else res.end(body);
 }
 
-/** Wraps `res.write`/`res.end` to copy the body as it is sent, and stores the response once it has finished. */
+/**
+ * Wraps `res.write`/`res.end` to copy the body as it is sent, and stores the response once it has finished.
+ * Nothing here waits on the store: the write starts after 'finish', when the client has the whole response.
+ */
 function capture(
+  req: Request,
   res: Response,
   store: (entry: CachedResponse) => Promise<void>,
   resolved: Resolved,
@@ -257,32 +124,50 @@ function capture(
   // 'finish' only fires once the whole response was handed to the OS, so an aborted or failed response,
   // whose body may be cut short, is never stored.
   res.once('finish', () => {
-    if (overflow || !storable(res, resolved.statuses)) return;
-    const entry: CachedResponse = {
-      v: 1,
-      status: res.statusCode,
-      headers: snapshotHeaders(res),
-      body: Buffer.concat(chunks, size).toString('base64'),
-    };
-    store(entry).catch(report);
+    // A throw in an event listener would be an uncaught exception: it takes the process down.
+    try {
+      if (overflow || !storable(res, resolved)) return;
+      const entry: CachedResponse = {
+        v: 1,
+        url: req.originalUrl,
+        status: res.statusCode,
+        headers: snapshotHeaders(res),
+        body: Buffer.concat(chunks, size).toString('base64'),
+      };
+      store(entry).then(undefined, report);
+    } catch (error) {
+      report(error);
+    }
   });
+}
+
+/** Calls `onError`; a promise it returns is not awaited, and must not become an unhandled rejection. */
+function callOnError(onError: ((error: unknown, req: Request) => void) | undefined, error: unknown, req: Request): void {
+  const result: unknown = onError?.(error, req);
+  if (typeof (result as PromiseLike<unknown> | undefined)?.then === 'function') (result as PromiseLike<unknown>).then(undefined, () => {});
 }
 
 /**
  * Express middleware that caches GET responses in a {@link SyncedCache}, so that every process serves a
  * route from its memory tier until the route's key is deleted (from any process) or its ttl runs out.
  *
+ * - Never one caller's response for another: requests with an `Authorization` or a `Cookie` header pass
+ *   by the cache (no `X-Cache` header), unless the key function opts them in (`{ key, allowAuthorization:
+ *   true }`, `{ key, allowCookies: true }`) or every cookie is named in `ignoreCookies`. A response whose
+ *   `Vary` names a request header the key does not tell apart is not stored (see `keyedHeaders`).
  * - GET and HEAD only; other methods pass straight through. HEAD is answered from the GET entry and never
  *   stores one (Express sends no body for HEAD, so there is nothing complete to store).
  * - Stored: responses with a status in `statuses` (default 200). Never stored: responses with `Set-Cookie`,
  *   `Cache-Control: no-store`, `private` or `no-cache`, `Vary: *`, bodies over `maxBodyBytes`, and responses
- *   that did not finish. Requests with an `Authorization` header are not cached unless the key function
- *   returns `{ key, allowAuthorization: true }`.
+ *   that did not finish.
  * - Hits are sent with the stored status, headers and body and `X-Cache: HIT`; requests that reach the route
  *   get `X-Cache: MISS`. A hit whose validators match the request's `If-None-Match`/`If-Modified-Since`
  *   is answered 304.
  * - The key is `responseCacheKey(req.method, req.originalUrl)` unless `key` is given; invalidate with
- *   `cache.delete(responseCacheKey('GET', url))` in any process.
+ *   `cache.delete(responseCacheKey('GET', url))` in any process. Spellings of a path that share that key
+ *   (`/users/1`, `/Users/1/`) never get each other's response: a hit needs the path spelled as it was.
+ * - The middleware waits for nothing but the cache's `get`; the store write after a miss starts once the
+ *   response has been sent, and its failure only reaches `onError`.
  *
  * The cache should be one for responses only (or at least keep other keys out of the `response:` prefix):
  * a value under a response key that is not a cached response is treated as a miss and overwritten.
@@ -291,7 +176,7 @@ export function cacheResponses(cache: SyncedCache<unknown>, options: ResponseCac
   const c = cache as unknown;
   // Duck-typed rather than instanceof: the ESM and CommonJS builds each have their own SyncedCache class.
   if (typeof c !== 'object' || c === null || typeof (c as SyncedCache).get !== 'function' || typeof (c as SyncedCache).set !== 'function') {
-    throw new TypeError(`synced-cache/express: cacheResponses(cache): cache must be a SyncedCache, got ${describe(c)}`);
+    throw new TypeError(`${SCOPE}: cacheResponses(cache): cache must be a SyncedCache, got ${describe(c)}`);
   }
   const resolved = resolve(options);
   const setOptions = resolved.ttl === undefined ? undefined : { ttl: resolved.ttl };
@@ -301,43 +186,22 @@ export function cacheResponses(cache: SyncedCache<unknown>, options: ResponseCac
       next();
       return;
     }
-    let result: ResponseCacheKey;
+    let keyed: Keyed | undefined;
     try {
-      result = resolved.key(req);
+      keyed = keyOf(req, resolved);
     } catch (error) {
       next(error);
       return;
     }
-    if (result === undefined) {
+    if (keyed === undefined || withUnoptedCredentials(req, keyed, resolved)) {
       next();
       return;
     }
-    let key: string;
-    let allowAuthorization = false;
-    if (typeof result === 'string') key = result;
-    else if (typeof result === 'object' && result !== null && typeof result.key === 'string') {
-      key = result.key;
-      allowAuthorization = result.allowAuthorization === true;
-    } else {
-      next(
-        new TypeError(
-          `synced-cache/express: the key function must return a string, { key, allowAuthorization } or undefined, got ${describe(result)}`,
-        ),
-      );
-      return;
-    }
-    if (key.length === 0) {
-      next(new TypeError(`synced-cache/express: the key function returned an empty key for ${req.method} ${req.originalUrl}`));
-      return;
-    }
-    if (req.headers.authorization !== undefined && !allowAuthorization) {
-      next();
-      return;
-    }
+    const { key } = keyed;
 
     const report = (error: unknown): void => {
       try {
-        resolved.onError?.(error, req);
+        callOnError(resolved.onError, error, req);
       } catch {
         // The response is already sent; nothing is left to tell.
       }
@@ -347,17 +211,17 @@ export function cacheResponses(cache: SyncedCache<unknown>, options: ResponseCac
       .get(key)
       .then(
         (value) => {
-          if (isCachedResponse(value)) {
+          if (isCachedResponse(value) && answers(value, key, req)) {
             serveHit(req, res, value);
             return;
           }
           res.setHeader('X-Cache', 'MISS');
-          if (req.method === 'GET') capture(res, (entry) => cache.set(key, entry, setOptions), resolved, report);
+          if (req.method === 'GET') capture(req, res, (entry) => cache.set(key, entry, setOptions), resolved, report);
           next();
         },
         (error: unknown) => {
           try {
-            resolved.onError?.(error, req);
+            callOnError(resolved.onError, error, req);
           } catch (thrown) {
             next(thrown);
             return;

@@ -1,92 +1,16 @@
 // The Express response cache, against a real Express 5 app on a loopback port, over HTTP.
 // Imports go through the package name, so `npm run build` must have run (`npm test` does it).
 import { type ChildProcess, fork } from 'node:child_process';
-import { request as httpRequest } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import express, { type Express, type NextFunction, type Request, type Response } from 'express';
+import type { Response } from 'express';
 import { StoreError, SyncedCache } from 'synced-cache';
 import { type CachedResponse, cacheResponses, responseCacheKey } from 'synced-cache/express';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { hasRedisServer, startRedisServer } from '../../scripts/redis-server.mjs';
-
-interface Served {
-  base: string;
-  /** Calls per route handler, by path. */
-  calls: Map<string, number>;
-  /** Errors that reached the app's error handler. */
-  errors: unknown[];
-}
-
-/** An Express app listening on 127.0.0.1, closed when the test ends. `routes` adds the routes. */
-async function serve(routes: (app: Express, count: (req: Request) => void) => void): Promise<Served> {
-  const app = express();
-  const calls = new Map<string, number>();
-  const errors: unknown[] = [];
-  routes(app, (req) => calls.set(req.path, (calls.get(req.path) ?? 0) + 1));
-  app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
-    errors.push(err);
-    res.status(500).send('server error');
-  });
-  const server = app.listen(0, '127.0.0.1');
-  await new Promise<void>((resolve, reject) => {
-    server.once('listening', resolve);
-    server.once('error', reject);
-  });
-  onTestFinished(
-    () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  );
-  return { base: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, calls, errors };
-}
-
-function newCache(): SyncedCache {
-  const cache = new SyncedCache();
-  onTestFinished(() => cache.close());
-  return cache;
-}
-
-function headersOf(res: globalThis.Response): Record<string, string> {
-  const out: Record<string, string> = {};
-  res.headers.forEach((value, name) => {
-    if (name !== 'date' && name !== 'x-cache' && name !== 'keep-alive' && name !== 'connection') out[name] = value;
-  });
-  return out;
-}
-
-async function get(url: string, init?: RequestInit): Promise<{ res: globalThis.Response; body: Buffer }> {
-  const res = await fetch(url, init);
-  return { res, body: Buffer.from(await res.arrayBuffer()) };
-}
-
-/** A plain node:http GET: fetch adds `Cache-Control: no-cache` to conditional requests, which defeats 304s. */
-function rawGet(url: string, headers: Record<string, string>): Promise<{ status: number; headers: Record<string, unknown>; body: string }> {
-  return new Promise((resolve, reject) => {
-    httpRequest(url, { headers }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => {
-        body += d;
-      });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
-    })
-      .on('error', reject)
-      .end();
-  });
-}
-
-/** Polls `check` until it returns true, or fails after `ms`. */
-async function waitFor(check: () => boolean | Promise<boolean>, ms: number, what: string): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+import { ControlledStore } from '../helpers/controlled-store.js';
+import { get, headersOf, newCache, rawGet, serve } from '../helpers/express.js';
+import { waitFor } from '../helpers/wait.js';
 
 describe('cacheResponses: what is cached and how a hit looks', () => {
   it('answers MISS, then HIT with the same status, headers and body, without calling the route again', async () => {
@@ -467,7 +391,7 @@ describe('cacheResponses: bad input and failures', () => {
     expect(errors).toHaveLength(2);
     expect(errors[0]).toBeInstanceOf(TypeError);
     expect((errors[0] as Error).message).toBe(
-      'synced-cache/express: the key function must return a string, { key, allowAuthorization } or undefined, got 42',
+      'synced-cache/express: the key function must return a string, { key, allowAuthorization?, allowCookies? } or undefined, got 42',
     );
     expect((errors[1] as Error).message).toBe('synced-cache/express: the key function returned an empty key for GET /e');
   });
@@ -509,6 +433,63 @@ describe('cacheResponses: bad input and failures', () => {
     expect(reported[0]?.url).toBe('/reported');
     expect(reported[0]?.error).toBeInstanceOf(StoreError);
     expect((reported[0]?.error as StoreError | undefined)?.cause).toBe(down);
+  });
+
+  it('answers a miss in full while its store write is still held: the write starts after the response and never delays it', async () => {
+    const store = new ControlledStore();
+    const cache = newCache({ store });
+    const { base, calls } = await serve((app, count) => {
+      app.get('/slow-store', cacheResponses(cache), (req, res) => {
+        count(req);
+        res.send('fresh');
+      });
+    });
+    store.hold('set');
+    const first = await get(`${base}/slow-store`);
+    expect([first.res.status, first.res.headers.get('x-cache'), first.body.toString()]).toEqual([200, 'MISS', 'fresh']);
+    const held = await store.whenHeld('set');
+    expect(held.key).toContain(responseCacheKey('GET', '/slow-store'));
+    // Still held: the next request is a miss too, and is answered as fast as the first.
+    const second = await get(`${base}/slow-store`);
+    expect([second.res.headers.get('x-cache'), second.body.toString()]).toEqual(['MISS', 'fresh']);
+    held.release();
+    await waitFor(async () => (await get(`${base}/slow-store`)).res.headers.get('x-cache') === 'HIT', 'the held write to land');
+    expect(calls.get('/slow-store')).toBe(2);
+  });
+
+  it('an async onError that rejects, after a failed write or read, is not an unhandled rejection and the response is served', async () => {
+    const store = new ControlledStore();
+    const cache = newCache({ store });
+    const reported: unknown[] = [];
+    const { base, errors } = await serve((app) => {
+      app.get(
+        '/async-on-error',
+        cacheResponses(cache, {
+          onError: async (error) => {
+            reported.push(error);
+            throw new Error('the error tracker is down too');
+          },
+        }),
+        (_req, res) => void res.send('fresh'),
+      );
+    });
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    onTestFinished(() => void process.off('unhandledRejection', onUnhandled));
+
+    store.fail('set');
+    expect((await get(`${base}/async-on-error`)).body.toString()).toBe('fresh');
+    await waitFor(() => reported.length === 1, 'the failed write to be reported');
+    store.fail('get');
+    const r = await get(`${base}/async-on-error`);
+    expect([r.res.status, r.res.headers.get('x-cache'), r.body.toString()]).toEqual([200, 'MISS', 'fresh']);
+    expect(reported).toHaveLength(2);
+    expect(reported.every((e) => e instanceof StoreError)).toBe(true);
+    // Rejections are reported after a turn of the event loop; a timer of 0 lets them surface.
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    expect(unhandled).toEqual([]);
+    expect(errors).toEqual([]);
   });
 
   it('an onError that throws on a failed read sends its error to next (500)', async () => {
@@ -559,10 +540,48 @@ describe('cacheResponses: bad input and failures', () => {
     expect(() => cacheResponses(cache, { onError: true as unknown as () => void })).toThrow(/option "onError" must be a function/);
   });
 
-  it('responseCacheKey maps HEAD to GET and keeps the URL as given', () => {
-    expect(responseCacheKey('get', '/a?b=1')).toBe('response:GET /a?b=1');
-    expect(responseCacheKey('HEAD', '/a?b=1')).toBe(responseCacheKey('GET', '/a?b=1'));
-    expect(responseCacheKey('GET', '/a?b=2')).not.toBe(responseCacheKey('GET', '/a?b=1'));
+  it('rejects an unknown option with a TypeError naming it (and the option it resembles), before anything is mounted', () => {
+    const cache = newCache();
+    expect(() => cacheResponses(cache, { tll: 60_000 } as never)).toThrow(
+      new TypeError(
+        'synced-cache/express: unknown option "tll" (did you mean "ttl"?); known options: ttl, statuses, key, ignoreCookies, keyedHeaders, maxBodyBytes, onError',
+      ),
+    );
+    expect(() => cacheResponses(cache, { TTL: 60_000 } as never)).toThrow(/unknown option "TTL" \(did you mean "ttl"\?\)/);
+    expect(() => cacheResponses(cache, { ignoreCookie: ['_ga'] } as never)).toThrow(
+      /unknown option "ignoreCookie" \(did you mean "ignoreCookies"\?\)/,
+    );
+    // A key function's opt-in put among the options by mistake would otherwise be ignored in silence.
+    expect(() => cacheResponses(cache, { allowAuthorization: true } as never)).toThrow(
+      new TypeError(
+        'synced-cache/express: unknown option "allowAuthorization"; known options: ttl, statuses, key, ignoreCookies, keyedHeaders, maxBodyBytes, onError',
+      ),
+    );
+    expect(() => cacheResponses(cache, 60_000 as never)).toThrow(
+      new TypeError('synced-cache/express: cacheResponses(cache, options): options must be an object, got 60000'),
+    );
+  });
+
+  it('refuses a fractional ttl at construction, since Redis would refuse it on every store write', () => {
+    const cache = newCache();
+    expect(() => cacheResponses(cache, { ttl: 60_000.5 })).toThrow(
+      new RangeError(
+        'synced-cache/express: option "ttl" must be a whole number of milliseconds (round it: some stores refuse fractions), got 60000.5',
+      ),
+    );
+    expect(() => cacheResponses(cache, { ttl: -1 })).toThrow(
+      new RangeError('synced-cache/express: option "ttl" must be a finite number of milliseconds >= 0 (0 means no expiry), got -1'),
+    );
+  });
+
+  it('describes a bad value without printing it whole: a function is "a function", a long string is cut', () => {
+    const cache = newCache();
+    expect(() => cacheResponses(cache, { statuses: (() => 200) as never })).toThrow(
+      new TypeError('synced-cache/express: option "statuses" must be a non-empty array of HTTP status codes, got a function'),
+    );
+    expect(() => cacheResponses(cache, { key: 'x'.repeat(100) as never })).toThrow(
+      new TypeError(`synced-cache/express: option "key" must be a function (req) => string | undefined, got "${'x'.repeat(40)}"...`),
+    );
   });
 });
 
@@ -610,7 +629,7 @@ describe.skipIf(!hasRedisServer())('cacheResponses across two processes (redis-s
       body: '{"name":"Grace"}',
     });
     expect(update.status).toBe(200);
-    await waitFor(async () => (await stats(b.base)).invalidations.received > before, 5_000, 'B to receive the invalidation');
+    await waitFor(async () => (await stats(b.base)).invalidations.received > before, 'B to receive the invalidation');
 
     const third = await get(`${b.base}/users/1`);
     expect([third.res.headers.get('x-cache'), JSON.parse(third.body.toString())]).toEqual(['MISS', { id: 1, name: 'Grace' }]);
