@@ -39,7 +39,8 @@ export class KeyvV6Driver implements StoreDriver {
     // Keyv 6's bridge over a Keyv 5 adapter always has iterator(), listing nothing when the adapter
     // behind it cannot; its capabilities say which (they describe that adapter).
     const bridged = Bridge !== undefined && this.#adapter instanceof Bridge;
-    this.canList = typeof this.#adapter.iterator === 'function' && (!bridged || this.#adapter.capabilities?.methods?.iterator?.exists === true);
+    this.canList =
+      typeof this.#adapter.iterator === 'function' && (!bridged || this.#adapter.capabilities?.methods?.iterator?.exists === true);
   }
 
   get(k: string): Promise<unknown> {
