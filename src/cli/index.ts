@@ -2,9 +2,10 @@
 // It uses the library only through its public entry, like any application would.
 import { Command, CommanderError, Option } from 'commander';
 import { clearCommand, delCommand, getCommand, lsCommand, setCommand, statsCommand, type ValueType } from './commands.js';
-import { CliError, EXIT, firstLine } from './errors.js';
+import { CliError, EXIT, foreignLine } from './errors.js';
 import { type GlobalOptions, parseDuration, parseNamespace, parsePositiveDuration } from './options.js';
 import { note, setJsonOutput } from './output.js';
+import { rememberSecrets, scrub } from './redact.js';
 import { watchCommand } from './watch.js';
 
 // ---------------------------------------------------------------------------------------------------
@@ -26,7 +27,8 @@ function buildProgram(setExit: (code: number) => void): Command {
     .exitOverride()
     .configureOutput({
       // Commander's errors can span lines (a suggestion after an unknown command); keep them to one.
-      outputError: (text, write) => write(`synced-cache: ${oneLine(text)} (see --help)\n`),
+      // They quote what was typed (an unknown command may be a mistyped URL), so they are scrubbed too.
+      outputError: (text, write) => write(`synced-cache: ${scrub(oneLine(text))} (see --help)\n`),
     })
     .addOption(new Option('--redis <url>', 'Redis of the invalidation bus (redis://, rediss://, unix://)').env('SYNCED_CACHE_REDIS'))
     .addOption(
@@ -117,7 +119,16 @@ function drain(stream: NodeJS.WriteStream): Promise<void> {
   return new Promise((resolve) => stream.write('', () => resolve()));
 }
 
+/** The URLs this run may print or be quoted back: every argument that holds one, and the env fallbacks. */
+function rememberUrls(argv: readonly string[]): void {
+  for (const arg of [...argv, process.env.SYNCED_CACHE_REDIS, process.env.SYNCED_CACHE_STORE]) {
+    const url = arg?.replace(/^--?[\w-]+=/, '');
+    if (url?.includes('://')) rememberSecrets(url);
+  }
+}
+
 async function main(argv: string[]): Promise<number> {
+  rememberUrls(argv.slice(2));
   let code: number = EXIT.ok;
   const program = buildProgram((c) => {
     code = c;
@@ -135,7 +146,7 @@ async function main(argv: string[]): Promise<number> {
       note(error.message);
       return error.exitCode;
     }
-    note(`error: ${firstLine(error instanceof Error ? error.message : String(error))}`);
+    note(`error: ${foreignLine(error)}`);
     return EXIT.error;
   }
 }

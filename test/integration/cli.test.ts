@@ -408,21 +408,6 @@ describe('synced-cache CLI: bad input and failures', () => {
     expect(oneLine(r.stderr)).toBe(`synced-cache: cannot reach Redis at redis://user:***@127.0.0.1:${port} (connection refused)`);
   });
 
-  it('a Redis that accepts connections but never answers is given up after --timeout', async () => {
-    const frozen = await startRedisServer();
-    onTestFinished(() => frozen.stop());
-    frozen.freeze();
-    for (const command of [
-      ['get', 'a'],
-      ['set', 'a', '1'],
-    ]) {
-      const r = await run(['--redis', frozen.url, '--timeout', '500', ...command]);
-      expect(r.code).toBe(1);
-      expect(oneLine(r.stderr)).toBe(`synced-cache: cannot reach Redis at ${frozen.url} (no answer within 500 ms)`);
-      expect(r.ms).toBeLessThan(5_000);
-    }
-  });
-
   it('sqlite:// without @keyv/sqlite installed says how to install it', async () => {
     const r = await run(['--store', 'sqlite://./cache.sqlite', 'get', 'a']);
     expect(r.code).toBe(1);
@@ -468,6 +453,218 @@ describe('synced-cache CLI: PostgreSQL store', () => {
     expect(r.code).toBe(1);
     expect(oneLine(r.stderr)).toBe(
       `synced-cache: cannot reach PostgreSQL at postgres://postgres@127.0.0.1:${port}/test (connection refused)`,
+    );
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------
+// Issue 8 #11: credentials are never printed
+
+describe('synced-cache CLI: credentials are never printed', () => {
+  const SECRET = 's3cret-Pa55';
+
+  it('a URL the parser rejects is echoed with everything from // to the last @ masked, from --redis, --store, SYNCED_CACHE_* and Commander', async () => {
+    const cases: { args: string[]; env?: Record<string, string>; line: string | RegExp }[] = [
+      {
+        args: ['--redis', `redis://ada:${SECRET}@127.0.0.1:99999`, 'get', 'a'],
+        line: 'synced-cache: invalid --redis "redis://***@127.0.0.1:99999": not a valid URL',
+      },
+      {
+        args: ['--redis', `redis://ada:${SECRET}@bad host:6379`, 'get', 'a'],
+        line: 'synced-cache: invalid --redis "redis://***@bad host:6379": not a valid URL',
+      },
+      {
+        args: ['--store', `redis://ada:${SECRET}@[oops`, 'get', 'a'],
+        line: 'synced-cache: invalid --store "redis://***@[oops": not a valid URL',
+      },
+      {
+        args: ['--store', `postgres://ada:${SECRET}@db host/app`, 'get', 'a'],
+        line: 'synced-cache: invalid --store "postgres://***@db host/app": not a valid URL',
+      },
+      // A password with an unencoded / and @ of its own: still masked up to the last @.
+      {
+        args: ['--redis', `redis://ada:${SECRET}/x@y@127.0.0.1:99999`, 'get', 'a'],
+        line: 'synced-cache: invalid --redis "redis://***@127.0.0.1:99999": not a valid URL',
+      },
+      {
+        args: ['get', 'a'],
+        env: { SYNCED_CACHE_REDIS: `redis://ada:${SECRET}@127.0.0.1:99999` },
+        line: 'synced-cache: invalid --redis "redis://***@127.0.0.1:99999": not a valid URL',
+      },
+      {
+        args: ['get', 'a'],
+        env: { SYNCED_CACHE_STORE: `mysql://ada:${SECRET}@db/app` },
+        line: /^synced-cache: invalid --store "mysql:\/\/ada:\*\*\*@db\/app": expected a URL starting with redis:\/\//,
+      },
+      // Commander quotes an unknown command as typed: a URL put where the command goes.
+      { args: [`redis://ada:${SECRET}@127.0.0.1:6379`, 'get', 'a'], line: /unknown command 'redis:\/\/ada:\*\*\*@127\.0\.0\.1:6379'/ },
+      { args: [`--redis=redis://ada:${SECRET}@127.0.0.1:6379`, `x${SECRET}x`], line: /unknown command 'x\*\*\*x'/ },
+    ];
+    const results = await Promise.all(cases.map(({ args, env }) => run(args, { env: env ?? {} })));
+    cases.forEach(({ args, line }, i) => {
+      const r = results[i] as Result;
+      expect({ args, code: r.code }).toEqual({ args, code: 2 });
+      expect(`${r.stdout}${r.stderr}`).not.toContain(SECRET);
+      if (typeof line === 'string') expect(oneLine(r.stderr)).toBe(line);
+      else expect(oneLine(r.stderr)).toMatch(line);
+    });
+  });
+
+  it('a ?password= in the query string is masked in errors (Redis and PostgreSQL) and by watch', async () => {
+    const port = await freePort();
+    let r = await run(['--redis', `redis://127.0.0.1:${port}/?db=0&password=${SECRET}`, 'set', 'a', '1']);
+    expect(r.code).toBe(1);
+    expect(oneLine(r.stderr)).toBe(`synced-cache: cannot reach Redis at redis://127.0.0.1:${port}/?db=0&password=*** (connection refused)`);
+    r = await run(['--store', `postgres://ada@127.0.0.1:${port}/test?password=${SECRET}&application_name=cli`, 'get', 'a']);
+    expect(r.code).toBe(1);
+    expect(oneLine(r.stderr)).toBe(
+      `synced-cache: cannot reach PostgreSQL at postgres://ada@127.0.0.1:${port}/test?password=***&application_name=cli (connection refused)`,
+    );
+
+    // ioredis takes the password from the query string: against a Redis that wants it, watch works and says where.
+    const locked = await startRedisServer({ args: ['--requirepass', SECRET] });
+    onTestFinished(() => locked.stop());
+    const ns = uniqueNamespace('watch');
+    const child = spawn(process.execPath, [bin, '--redis', `${locked.url}/?password=${SECRET}`, '-n', ns, 'watch'], {
+      cwd: root,
+      env: cleanEnv(),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    onTestFinished(() => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    });
+    const err = lines(child, 'stderr');
+    await waitFor(() => child.exitCode !== null || err.some((l) => l.includes('watching')), 'watch to subscribe', 10_000);
+    expect(err).toEqual([`synced-cache: watching synced-cache:${ns} on ${locked.url}/?password=*** (Ctrl-C to stop)`]);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------
+// Issue 9 #12: --timeout bounds the whole command; credentials problems in one line
+
+/** Runs `jobs` two at a time: enough to keep the test short, few enough not to slow each start. */
+async function twoAtATime<T>(jobs: (() => Promise<T>)[]): Promise<T[]> {
+  const results: T[] = new Array(jobs.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < jobs.length) {
+      const i = next++;
+      results[i] = await (jobs[i] as () => Promise<T>)();
+    }
+  };
+  await Promise.all([worker(), worker()]);
+  return results;
+}
+
+describe('synced-cache CLI: timeouts and credentials', () => {
+  it('every command ends within about --timeout against a frozen Redis, as bus and store or as the store alone', async () => {
+    const frozen = await startRedisServer();
+    onTestFinished(() => frozen.stop());
+    // How long a command takes that does no I/O: Node's start, the imports and the exit.
+    const idle = await twoAtATime([0, 1, 2, 3].map(() => () => run(['--help'])));
+    const startup = Math.max(...idle.map((r) => r.ms));
+    frozen.freeze();
+    onTestFinished(() => frozen.thaw());
+    const TIMEOUT = 2_000;
+    const commands = [['get', 'a'], ['ls'], ['set', 'a', '1'], ['del', 'a'], ['clear', '--yes'], ['stats']];
+    const cases = [
+      ...[...commands, ['watch']].map((command) => ['--redis', frozen.url, '--timeout', String(TIMEOUT), ...command]),
+      ...commands.map((command) => ['--redis', url, '--store', frozen.url, '--timeout', String(TIMEOUT), ...command]),
+    ];
+    const results = await twoAtATime(cases.map((args) => () => run(args)));
+    if (process.env.CLI_TIMINGS) console.log({ startup, ms: results.map((r) => r.ms) });
+    cases.forEach((args, i) => {
+      const r = results[i] as Result;
+      expect({ args, code: r.code }).toEqual({ args, code: 1 });
+      expect({ args, stderr: r.stderr }).toEqual({
+        args,
+        stderr: `synced-cache: cannot reach Redis at ${frozen.url} (no answer within ${TIMEOUT} ms)\n`,
+      });
+      // It waited for the answer, and no longer than once: twice the timeout would be 1000 ms over the bound.
+      expect({ args, waited: r.ms >= TIMEOUT }).toEqual({ args, waited: true });
+      expect({ args, ms: r.ms, withinBound: r.ms - startup - TIMEOUT < 1_000 }).toMatchObject({ args, withinBound: true });
+    });
+  }, 90_000);
+
+  it('a password the Redis does not need, a wrong one and a missing one are each said in one line, for the bus and for the store', async () => {
+    const SECRET = 's3cret-Pa55';
+    const locked = await startRedisServer({ args: ['--requirepass', SECRET] });
+    onTestFinished(() => locked.stop());
+    const needless = `redis://:${SECRET}@127.0.0.1:${redis.port}`;
+    const wrong = `redis://:wrong-pw@127.0.0.1:${locked.port}`;
+    const cases: [string, string[], string][] = [
+      [
+        needless,
+        ['set', 'a', '1'],
+        `Redis at redis://:***@127.0.0.1:${redis.port} needs no password, but one was given: remove it from the URL`,
+      ],
+      [
+        needless,
+        ['get', 'a'],
+        `Redis at redis://:***@127.0.0.1:${redis.port} needs no password, but one was given: remove it from the URL`,
+      ],
+      [needless, ['watch'], `Redis at redis://:***@127.0.0.1:${redis.port} needs no password, but one was given: remove it from the URL`],
+      [wrong, ['set', 'a', '1'], `Redis at redis://:***@127.0.0.1:${locked.port} refused the credentials`],
+      [wrong, ['get', 'a'], `Redis at redis://:***@127.0.0.1:${locked.port} refused the credentials`],
+      [wrong, ['stats'], `Redis at redis://:***@127.0.0.1:${locked.port} refused the credentials`],
+      [locked.url, ['del', 'a'], `Redis at ${locked.url} requires a password: give it in the URL (redis://:password@host:port)`],
+      [locked.url, ['ls'], `Redis at ${locked.url} requires a password: give it in the URL (redis://:password@host:port)`],
+    ];
+    const results = await twoAtATime(
+      cases.map(
+        ([target, command]) =>
+          () =>
+            run(['--redis', target, ...command]),
+      ),
+    );
+    cases.forEach(([target, command, message], i) => {
+      const r = results[i] as Result;
+      expect({ target, command, code: r.code }).toEqual({ target, command, code: 1 });
+      expect({ target, command, stderr: r.stderr }).toEqual({ target, command, stderr: `synced-cache: ${message}\n` });
+    });
+    // The right password works, as userinfo and as ?password=.
+    await ok(['--redis', `redis://:${SECRET}@127.0.0.1:${locked.port}`, 'set', 'a', '1']);
+    await ok(['--redis', `${locked.url}/?password=${SECRET}`, '--store', `redis://:${SECRET}@127.0.0.1:${locked.port}`, 'get', 'a']);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------
+// Issue 8 #3: a clear that fails is reported
+
+describe('synced-cache CLI: a store that refuses commands', () => {
+  // An ACL user that may do anything but SCAN: listing and clearing the namespace fail, reads and writes work.
+  const ACL = ['--user', 'noscan', 'on', '>pw', '~*', '&*', '+@all', '-scan'];
+
+  it('ls as a user that may not SCAN says so in one line, exit 1', async () => {
+    const server = await startRedisServer({ args: ACL });
+    onTestFinished(() => server.stop());
+    const limited = `redis://noscan:pw@127.0.0.1:${server.port}`;
+    const ns = uniqueNamespace('acl');
+    await ok(['--redis', limited, '-n', ns, 'set', 'a', '1']);
+    await ok(['--redis', limited, '-n', ns, 'get', 'a']);
+    const r = await run(['--redis', limited, '-n', ns, 'ls']);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe('');
+    expect(oneLine(r.stderr)).toBe(
+      `synced-cache: Redis at redis://noscan:***@127.0.0.1:${server.port} refused a command: NOPERM this user has no permissions to run the 'scan' command`,
+    );
+  });
+
+  // Fails today: @keyv/redis's clear() swallows the NOPERM and cache.clear() resolves, so the CLI prints
+  // "cleared namespace" and exits 0 with every key still there. The core is to reject instead (issue 8 #3,
+  // the lead's part); once it does, this test passes: drop `.fails`.
+  it.fails('clear --yes as a user that may not SCAN exits 1 with one line and keeps the keys (waits for the core to reject)', async () => {
+    const server = await startRedisServer({ args: ACL });
+    onTestFinished(() => server.stop());
+    const limited = `redis://noscan:pw@127.0.0.1:${server.port}`;
+    const ns = uniqueNamespace('acl');
+    await ok(['--redis', limited, '-n', ns, 'set', 'a', '1']);
+    const r = await run(['--redis', limited, '-n', ns, 'clear', '--yes']);
+    await ok(['--redis', limited, '-n', ns, 'get', 'a']);
+    expect(r.stdout).toBe('');
+    expect(r.code).toBe(1);
+    expect(oneLine(r.stderr)).toMatch(
+      new RegExp(`^synced-cache: Redis at redis://noscan:\\*\\*\\*@127\\.0\\.0\\.1:${server.port} refused a command: NOPERM`),
     );
   });
 });
