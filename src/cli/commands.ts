@@ -7,11 +7,24 @@ import { Deadline } from './deadline.js';
 import { CliError, EXIT, explain, usage } from './errors.js';
 import { CannotListKeysError, listKeys } from './keys.js';
 import type { GlobalOptions } from './options.js';
-import { isJsonOutput, note, print, show } from './output.js';
+import { isJsonOutput, note, print, show, writeRaw } from './output.js';
+import { escapeText, showKey, toJson } from './printable.js';
 import { redactUrl, scrub } from './redact.js';
 
 // ---------------------------------------------------------------------------------------------------
 // Commands
+
+/**
+ * How `get` shows a string on a terminal: as it is, but with what a terminal would act on (escape
+ * sequences, carriage returns, bidi overrides) escaped. Newlines and tabs stay, so text reads as text.
+ * Piped, the value is written as it is: it is data for the next program.
+ */
+function forTerminal(text: string): string {
+  return text
+    .split('\n')
+    .map((line) => line.split('\t').map(escapeText).join('\t'))
+    .join('\n');
+}
 
 export async function getCommand(key: string, options: GlobalOptions): Promise<number> {
   const deadline = new Deadline(options.timeout);
@@ -19,10 +32,11 @@ export async function getCommand(key: string, options: GlobalOptions): Promise<n
     const value = await run('get', () => cache.get(key));
     if (value === undefined) {
       if (isJsonOutput()) print('', { key, found: false });
-      else note(`not found: ${JSON.stringify(key)}`);
+      else note(`not found: ${toJson(key)}`);
       return EXIT.error;
     }
-    print(show(value), { key, found: true, value });
+    const text = show(value);
+    print(typeof value === 'string' && process.stdout.isTTY === true ? forTerminal(text) : text, { key, found: true, value });
     return EXIT.ok;
   });
 }
@@ -63,17 +77,29 @@ export async function delCommand(key: string, options: GlobalOptions): Promise<n
     const existed = await run('del', () => cache.delete(key));
     if (isJsonOutput()) print('', { key, deleted: existed });
     else if (existed) print('deleted', undefined);
-    else note(`not found: ${JSON.stringify(key)}`);
+    else note(`not found: ${toJson(key)}`);
     return existed ? EXIT.ok : EXIT.error;
   });
 }
 
-export async function lsCommand(options: GlobalOptions): Promise<number> {
+/**
+ * `ls`: one key per line, a key that is not plain as a JSON string (printable.ts `showKey`); with `-0`,
+ * the keys as they are, each ended by a NUL (for `xargs -0`); with --json, one JSON array.
+ */
+export async function lsCommand(local: { null?: boolean }, options: GlobalOptions): Promise<number> {
+  if (local.null === true && options.json === true) throw usage('--null and --json cannot be combined: pick one output');
   const deadline = new Deadline(options.timeout);
   return withCache(options, deadline, false, async (ctx) => {
     const keys = (await listKeys(ctx)).sort();
-    if (isJsonOutput()) print('', keys);
-    else if (keys.length > 0) process.stdout.write(`${keys.join('\n')}\n`);
+    if (local.null === true) {
+      const bad = keys.find((key) => key.includes('\0'));
+      if (bad !== undefined) throw new CliError(`the key ${toJson(bad)} contains a NUL character, which -0 cannot separate: use --json`);
+      writeRaw(keys.map((key) => `${key}\0`).join(''));
+    } else if (isJsonOutput()) {
+      print('', keys);
+    } else if (keys.length > 0) {
+      print(keys.map(showKey).join('\n'), undefined);
+    }
     return EXIT.ok;
   });
 }
@@ -94,9 +120,10 @@ export async function clearCommand(local: { yes?: boolean }, options: GlobalOpti
     if (process.stdin.isTTY !== true) {
       throw usage('refusing to clear without confirmation: stdin is not a terminal, pass --yes');
     }
-    const ok = await confirm(`Delete every key of namespace ${JSON.stringify(options.namespace)} in ${redactUrl(store.uri)}? [y/N] `);
+    const ok = await confirm(escapeText(`Delete every key of namespace ${toJson(options.namespace)} in ${redactUrl(store.uri)}? [y/N] `));
     if (!ok) {
-      note('not cleared');
+      if (isJsonOutput()) print('', { namespace: options.namespace, cleared: false });
+      else note('not cleared');
       return EXIT.error;
     }
   }
@@ -104,7 +131,7 @@ export async function clearCommand(local: { yes?: boolean }, options: GlobalOpti
   const deadline = new Deadline(options.timeout);
   return withCache(options, deadline, true, async ({ cache, run }) => {
     await run('clear', () => cache.clear());
-    print(`cleared namespace ${JSON.stringify(options.namespace)}`, { namespace: options.namespace, cleared: true });
+    print(`cleared namespace ${toJson(options.namespace)}`, { namespace: options.namespace, cleared: true });
     return EXIT.ok;
   });
 }
@@ -146,7 +173,7 @@ export async function statsCommand(options: GlobalOptions): Promise<number> {
       `channel      ${channel}`,
       `subscribers  ${result.bus === null ? 'no --redis given' : `${result.bus.subscribers} (caches listening on ${result.bus.url})`}`,
     ];
-    print(lines.join('\n'), result);
+    print(lines.map(escapeText).join('\n'), result);
     return EXIT.ok;
   });
 }

@@ -5,6 +5,7 @@ import { clearCommand, delCommand, getCommand, lsCommand, setCommand, statsComma
 import { CliError, EXIT, foreignLine } from './errors.js';
 import { type GlobalOptions, parseDuration, parseNamespace, parsePositiveDuration } from './options.js';
 import { note, setJsonOutput } from './output.js';
+import { escapeText } from './printable.js';
 import { rememberSecrets, scrub } from './redact.js';
 import { watchCommand } from './watch.js';
 
@@ -28,7 +29,7 @@ function buildProgram(setExit: (code: number) => void): Command {
     .configureOutput({
       // Commander's errors can span lines (a suggestion after an unknown command); keep them to one.
       // They quote what was typed (an unknown command may be a mistyped URL), so they are scrubbed too.
-      outputError: (text, write) => write(`synced-cache: ${scrub(oneLine(text))} (see --help)\n`),
+      outputError: (text, write) => write(`synced-cache: ${escapeText(scrub(oneLine(text)))} (see --help)\n`),
     })
     .addOption(new Option('--redis <url>', 'Redis of the invalidation bus (redis://, rediss://, unix://)').env('SYNCED_CACHE_REDIS'))
     .addOption(
@@ -91,8 +92,9 @@ Examples:
 
   program
     .command('ls')
-    .description("list the keys of the namespace (through the store's iterator)")
-    .action(async (_local: unknown, command: Command) => setExit(await lsCommand(globals(command))));
+    .description("list the keys of the namespace, sorted (through the store's iterator); a key that is not plain is shown as a JSON string")
+    .option('-0, --null', 'print the keys as they are, each followed by a NUL character (for xargs -0)')
+    .action(async (local: { null?: boolean }, command: Command) => setExit(await lsCommand(local, globals(command))));
 
   program
     .command('clear')

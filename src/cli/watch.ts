@@ -6,6 +6,7 @@ import { Deadline } from './deadline.js';
 import { CliError, EXIT, explain, usage } from './errors.js';
 import type { GlobalOptions } from './options.js';
 import { note, print } from './output.js';
+import { showToken, toJson } from './printable.js';
 import { redactUrl } from './redact.js';
 
 export async function watchCommand(local: { heartbeats?: boolean }, options: GlobalOptions): Promise<number> {
@@ -34,8 +35,10 @@ export async function watchCommand(local: { heartbeats?: boolean }, options: Glo
     const sentAt = message.sentAt > 0 ? message.sentAt : undefined;
     const lag = sentAt === undefined ? undefined : Math.max(0, now - sentAt);
     const keys = message.type === MessageType.Invalidate ? message.keys : undefined;
-    const shown = keys === undefined ? '' : ` keys=${keys === '*' ? '*' : JSON.stringify(keys)}`;
-    print(`${time} ${type} origin=${message.origin} seq=${message.seq}${lag === undefined ? '' : ` lag=${lag}ms`}${shown}`, {
+    // Anyone who can publish chooses the origin and the keys: shown escaped, they cannot forge a line.
+    const shown = keys === undefined ? '' : ` keys=${keys === '*' ? '*' : toJson(keys)}`;
+    const origin = showToken(message.origin);
+    print(`${time} ${type} origin=${origin} seq=${message.seq}${lag === undefined ? '' : ` lag=${lag}ms`}${shown}`, {
       time,
       type,
       origin: message.origin,

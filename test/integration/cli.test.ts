@@ -4,6 +4,7 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import KeyvRedis from '@keyv/redis';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { freePort, type RedisServer, startRedisServer } from '../../scripts/redis-server.mjs';
 import { SyncedCache } from '../../src/index.js';
@@ -196,9 +197,9 @@ describe('synced-cache CLI: round trips', () => {
     const ns = uniqueNamespace('cli');
     await ok([...on(ns), 'set', 'a', '1']);
     // `script` runs the command on a pseudo-terminal and feeds it our stdin.
-    const tty = (answer: string) =>
+    const tty = (answer: string, ...more: string[]) =>
       new Promise<{ code: number | null; out: string }>((resolve, reject) => {
-        const command = [process.execPath, bin, ...on(ns), 'clear'].map((a) => `'${a}'`).join(' ');
+        const command = [process.execPath, bin, ...on(ns, ...more), 'clear'].map((a) => `'${a}'`).join(' ');
         const child = spawn('script', ['-qec', command, '/dev/null'], { cwd: root, env: cleanEnv() });
         let out = '';
         child.stdout.on('data', (d: Buffer) => {
@@ -218,6 +219,10 @@ describe('synced-cache CLI: round trips', () => {
     expect(r.out).toContain(`Delete every key of namespace "${ns}" in ${url}? [y/N]`);
     expect(r.code).toBe(1);
     await ok([...on(ns), 'get', 'a']);
+    // With --json, the answer "no" is a result too.
+    r = await tty('n', '--json');
+    expect(r.code).toBe(1);
+    expect(r.out).toContain(`{"namespace":"${ns}","cleared":false}`);
     r = await tty('y');
     expect(r.code).toBe(0);
     expect(r.out).toContain(`cleared namespace "${ns}"`);
@@ -536,6 +541,154 @@ describe('synced-cache CLI: credentials are never printed', () => {
     const err = lines(child, 'stderr');
     await waitFor(() => child.exitCode !== null || err.some((l) => l.includes('watching')), 'watch to subscribe', 10_000);
     expect(err).toEqual([`synced-cache: watching synced-cache:${ns} on ${locked.url}/?password=*** (Ctrl-C to stop)`]);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------
+// Issue 8 #12: no raw control characters
+
+/** Characters that must never reach a terminal raw: C0 (but the line feeds between lines), DEL, C1, separators, bidi. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: these are the characters the test looks for
+const RAW_CONTROL = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
+
+describe('synced-cache CLI: control characters are escaped', () => {
+  // Each key, and how `ls` shows it: plain keys as they are, the others as JSON strings.
+  const SHOWN: Record<string, string> = {
+    'user:1': 'user:1',
+    'user:2': 'user:2',
+    'evil\nuser:2': '"evil\\nuser:2"',
+    'with space': 'with space',
+    ünïcode: 'ünïcode',
+    '"quoted"': '"\\"quoted\\""',
+    ' lead': '" lead"',
+    '\u001b[31mred': '"\\u001b[31mred"',
+    'tab\there': '"tab\\there"',
+    'bidi\u202etxt.exe': '"bidi\\u202etxt.exe"',
+    'c1\u009b31m': '"c1\\u009b31m"',
+    'line\u2028sep': '"line\\u2028sep"',
+  };
+
+  async function seed(ns: string, keys: string[]): Promise<void> {
+    const store = new KeyvRedis(url);
+    const cache = new SyncedCache<unknown>({ namespace: ns, store });
+    try {
+      for (const key of keys) await cache.set(key, 1);
+    } finally {
+      await cache.close();
+      await store.disconnect();
+    }
+  }
+
+  it('ls shows plain keys as they are and any other as a JSON string, so every line reads back as its key', async () => {
+    const ns = uniqueNamespace('cli');
+    const keys = Object.keys(SHOWN);
+    await seed(ns, keys);
+    const r = await ok([...on(ns), 'ls']);
+    const printed = r.stdout.split('\n');
+    expect(printed.pop()).toBe('');
+    const sorted = [...keys].sort();
+    expect(printed).toEqual(sorted.map((key) => SHOWN[key]));
+    expect(r.stdout).not.toMatch(RAW_CONTROL);
+    // What `ls | while read -r line` gets is enough to find each key again: none lists as another.
+    expect(printed.map((line) => (line.startsWith('"') ? JSON.parse(line) : line))).toEqual(sorted);
+  });
+
+  it('ls -0 writes the keys as they are, NUL-terminated; --json as one array with nothing raw; a key holding a NUL is refused by -0', async () => {
+    const ns = uniqueNamespace('cli');
+    const keys = Object.keys(SHOWN);
+    await seed(ns, keys);
+    const sorted = [...keys].sort();
+    expect((await ok([...on(ns), 'ls', '-0'])).stdout).toBe(sorted.map((k) => `${k}\0`).join(''));
+    expect((await ok([...on(ns), 'ls', '--null'])).stdout).toBe(sorted.map((k) => `${k}\0`).join(''));
+    const json = await ok([...on(ns, '--json'), 'ls']);
+    expect(JSON.parse(json.stdout)).toEqual(sorted);
+    expect(json.stdout.trimEnd()).not.toMatch(RAW_CONTROL);
+
+    let r = await run([...on(ns, '--json'), 'ls', '-0']);
+    expect(r.code).toBe(2);
+    expect(oneLine(r.stderr)).toBe('synced-cache: --null and --json cannot be combined: pick one output');
+
+    await seed(ns, ['nul\0key']);
+    r = await run([...on(ns), 'ls', '-0']);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe('');
+    expect(oneLine(r.stderr)).toBe('synced-cache: the key "nul\\u0000key" contains a NUL character, which -0 cannot separate: use --json');
+    expect((await ok([...on(ns), 'ls'])).stdout.split('\n')).toContain('"nul\\u0000key"');
+  });
+
+  it('get writes a string as it is into a pipe, and on a terminal escapes what the terminal would act on (newlines and tabs stay)', async (ctx) => {
+    let hasScript = true;
+    try {
+      execFileSync('script', ['--version'], { stdio: 'ignore' });
+    } catch {
+      hasScript = false;
+    }
+    if (!hasScript) ctx.skip('util-linux `script` is not installed, so no pseudo-terminal can be given to the CLI');
+    const ns = uniqueNamespace('cli');
+    const value = 'line 1\n\u001b]52;c;ZXZpbA==\u0007\tred\u009b31m\rend';
+    await ok([...on(ns), 'set', 'k', value, '--type', 'string']);
+    expect((await ok([...on(ns), 'get', 'k'])).stdout).toBe(`${value}\n`);
+    const command = [process.execPath, bin, ...on(ns), 'get', 'k'].map((a) => `'${a}'`).join(' ');
+    const out = execFileSync('script', ['-qec', command, '/dev/null'], {
+      cwd: root,
+      env: cleanEnv(),
+      encoding: 'utf8',
+      timeout: RUN_DEADLINE_MS,
+    });
+    // The terminal turns each \n into \r\n.
+    expect(out).toBe('line 1\r\n\\u001b]52;c;ZXZpbA==\\u0007\tred\\u009b31m\\rend\r\n');
+  });
+
+  it('watch shows a forged sender id and keys escaped: one line per message, no raw control character, JSON gives them back', async () => {
+    const ns = uniqueNamespace('watch');
+    const channel = `synced-cache:${ns}`;
+    const start = async (json: boolean) => {
+      const child = spawn(process.execPath, [bin, ...on(ns, ...(json ? ['--json'] : [])), 'watch'], {
+        cwd: root,
+        env: cleanEnv(),
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      onTestFinished(() => {
+        if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      });
+      let raw = '';
+      child.stdout.on('data', (d: Buffer) => {
+        raw += d.toString();
+      });
+      const out = lines(child, 'stdout');
+      const err = lines(child, 'stderr');
+      await waitFor(() => child.exitCode === null && err.some((l) => l.includes('watching')), 'watch to subscribe', 10_000);
+      return { out, err, raw: () => raw };
+    };
+    const text = await start(false);
+    const json = await start(true);
+    const publisher = new Redis(url);
+    onTestFinished(() => publisher.disconnect());
+
+    const origin = 'x\u001b[2K\r2025-01-01T00:00:00.000Z invalidate origin=trusted seq=1 lag=0ms keys=["a"]\n\u009b31m';
+    const keys = ['k\u001b]0;title\u0007', 'b\u2028c'];
+    await publisher.publish(channel, JSON.stringify({ v: 1, ns, t: 'i', o: origin, q: 1, ts: Date.now(), k: keys }));
+    // A foreign namespace with a C1 control: reported on stderr, escaped.
+    await publisher.publish(channel, JSON.stringify({ v: 1, ns: 'other\u009b2J', t: 'i', o: 'o', q: 1, ts: Date.now(), k: ['z'] }));
+    await publisher.publish(channel, JSON.stringify({ v: 1, ns, t: 'i', o: 'marker', q: 2, ts: Date.now(), k: ['m'] }));
+    await waitFor(() => text.out.some((l) => l.includes('origin=marker')) && json.out.length >= 2, 'the marker message');
+
+    expect(text.out).toHaveLength(2);
+    expect(text.out[0]).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z invalidate origin=".*" seq=1 lag=\d+ms keys=\[.*\]$/);
+    expect(text.out[0]).toContain(
+      'origin="x\\u001b[2K\\r2025-01-01T00:00:00.000Z invalidate origin=trusted seq=1 lag=0ms keys=[\\"a\\"]\\n\\u009b31m" seq=1',
+    );
+    expect(text.out[0]).toContain('keys=["k\\u001b]0;title\\u0007","b\\u2028c"]');
+    expect(text.out[1]).toMatch(/ invalidate origin=marker seq=2 lag=\d+ms keys=\["m"\]$/);
+    expect(text.raw()).not.toMatch(RAW_CONTROL);
+    expect(text.err.find((l) => l.includes('ignored a message'))).toMatch(
+      /ignored a message: message for namespace "other\\u009b2J" on the channel of /,
+    );
+    expect(text.err.join('\n')).not.toMatch(RAW_CONTROL);
+
+    expect(json.out).toHaveLength(2);
+    expect(JSON.parse(json.out[0] as string)).toMatchObject({ type: 'invalidate', origin, keys });
+    expect(json.raw()).not.toMatch(RAW_CONTROL);
   });
 });
 
