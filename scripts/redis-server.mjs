@@ -36,7 +36,9 @@ function canConnect(port) {
     });
     sock.once('data', (d) => {
       sock.destroy();
-      resolve(d.toString().startsWith('+PONG'));
+      // NOAUTH is an answer too: a server started with --requirepass is serving, it only wants a password.
+      const reply = d.toString();
+      resolve(reply.startsWith('+PONG') || reply.startsWith('-NOAUTH'));
     });
     sock.once('error', () => {
       sock.destroy();
@@ -56,6 +58,9 @@ async function waitUntil(check, timeoutMs, what) {
 
 /**
  * A redis-server child process on 127.0.0.1.
+ * `args` are passed on as configuration directives, e.g. `['--requirepass', 'pw']` or an ACL user
+ * `['--user', 'ro', 'on', '>pw', '~*', '&*', '+@all', '-scan']` (the default user stays open, so the
+ * readiness check and a test's own setup can still connect without a password unless `requirepass` is set).
  * @param {{ port?: number, args?: string[] }} [options]
  */
 export async function startRedisServer(options = {}) {

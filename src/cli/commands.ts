@@ -1,24 +1,42 @@
 // get, set, del, ls, clear and stats.
 import { createInterface } from 'node:readline/promises';
-import { channelFor, type SyncedCache } from 'synced-cache';
-import { type Context, connectRedis, resolveTargets, withCache } from './context.js';
-import { CliError, EXIT, explain, usage, withTimeout } from './errors.js';
-import { type GlobalOptions, redact } from './options.js';
-import { isJsonOutput, note, print, show } from './output.js';
-import type { StoreSpec } from './stores.js';
+import { channelFor } from 'synced-cache';
+import { connectRedis } from '../redis/connect.js';
+import { resolveTargets, withCache } from './context.js';
+import { Deadline } from './deadline.js';
+import { CliError, EXIT, explain, usage } from './errors.js';
+import { CannotListKeysError, listKeys } from './keys.js';
+import type { GlobalOptions } from './options.js';
+import { isJsonOutput, note, print, show, writeRaw } from './output.js';
+import { escapeText, showKey, toJson } from './printable.js';
+import { redactUrl, scrub } from './redact.js';
 
 // ---------------------------------------------------------------------------------------------------
 // Commands
 
+/**
+ * How `get` shows a string on a terminal: as it is, but with what a terminal would act on (escape
+ * sequences, carriage returns, bidi overrides) escaped. Newlines and tabs stay, so text reads as text.
+ * Piped, the value is written as it is: it is data for the next program.
+ */
+function forTerminal(text: string): string {
+  return text
+    .split('\n')
+    .map((line) => line.split('\t').map(escapeText).join('\t'))
+    .join('\n');
+}
+
 export async function getCommand(key: string, options: GlobalOptions): Promise<number> {
-  return withCache(options, false, async ({ cache, run }) => {
+  const deadline = new Deadline(options.timeout);
+  return withCache(options, deadline, false, async ({ cache, run }) => {
     const value = await run('get', () => cache.get(key));
     if (value === undefined) {
       if (isJsonOutput()) print('', { key, found: false });
-      else note(`not found: ${JSON.stringify(key)}`);
+      else note(`not found: ${toJson(key)}`);
       return EXIT.error;
     }
-    print(show(value), { key, found: true, value });
+    const text = show(value);
+    print(typeof value === 'string' && process.stdout.isTTY === true ? forTerminal(text) : text, { key, found: true, value });
     return EXIT.ok;
   });
 }
@@ -30,7 +48,9 @@ export function parseValue(raw: string, type: ValueType): unknown {
   try {
     return JSON.parse(raw) as unknown;
   } catch (error) {
-    if (type === 'json') throw usage(`the value is not valid JSON (${(error as Error).message}); use --type string to store it as text`);
+    if (type === 'json') {
+      throw usage(`the value is not valid JSON (${scrub((error as Error).message)}); use --type string to store it as text`);
+    }
     return raw;
   }
 }
@@ -43,7 +63,8 @@ export async function setCommand(
 ): Promise<number> {
   const value = parseValue(raw, local.type);
   if (value === null) throw usage('null cannot be stored; use "del" to remove a key');
-  return withCache(options, true, async ({ cache, run }) => {
+  const deadline = new Deadline(options.timeout);
+  return withCache(options, deadline, true, async ({ cache, run }) => {
     await run('set', () => cache.set(key, value, local.ttl === undefined ? undefined : { ttl: local.ttl }));
     print(`OK`, { key, ok: true, ...(local.ttl === undefined ? {} : { ttl: local.ttl }) });
     return EXIT.ok;
@@ -51,37 +72,34 @@ export async function setCommand(
 }
 
 export async function delCommand(key: string, options: GlobalOptions): Promise<number> {
-  return withCache(options, true, async ({ cache, run }) => {
+  const deadline = new Deadline(options.timeout);
+  return withCache(options, deadline, true, async ({ cache, run }) => {
     const existed = await run('del', () => cache.delete(key));
     if (isJsonOutput()) print('', { key, deleted: existed });
     else if (existed) print('deleted', undefined);
-    else note(`not found: ${JSON.stringify(key)}`);
+    else note(`not found: ${toJson(key)}`);
     return existed ? EXIT.ok : EXIT.error;
   });
 }
 
-export function iteratorOf(cache: SyncedCache<unknown>, store: StoreSpec): () => AsyncIterable<[string, unknown]> {
-  const keyv = cache.keyv as unknown as { iterator?: () => AsyncIterable<[string, unknown]> };
-  if (typeof keyv.iterator !== 'function') {
-    throw new CliError(`the ${store.kind} store cannot list its keys (its Keyv adapter has no iterator)`);
-  }
-  return keyv.iterator.bind(keyv);
-}
-
-export async function listKeys(ctx: Context): Promise<string[]> {
-  const iterate = iteratorOf(ctx.cache, ctx.store);
-  return ctx.run('ls', async () => {
-    const keys: string[] = [];
-    for await (const [key] of iterate()) keys.push(key);
-    return keys.sort();
-  });
-}
-
-export async function lsCommand(options: GlobalOptions): Promise<number> {
-  return withCache(options, false, async (ctx) => {
-    const keys = await listKeys(ctx);
-    if (isJsonOutput()) print('', keys);
-    else if (keys.length > 0) process.stdout.write(`${keys.join('\n')}\n`);
+/**
+ * `ls`: one key per line, a key that is not plain as a JSON string (printable.ts `showKey`); with `-0`,
+ * the keys as they are, each ended by a NUL (for `xargs -0`); with --json, one JSON array.
+ */
+export async function lsCommand(local: { null?: boolean }, options: GlobalOptions): Promise<number> {
+  if (local.null === true && options.json === true) throw usage('--null and --json cannot be combined: pick one output');
+  const deadline = new Deadline(options.timeout);
+  return withCache(options, deadline, false, async (ctx) => {
+    const keys = (await listKeys(ctx)).sort();
+    if (local.null === true) {
+      const bad = keys.find((key) => key.includes('\0'));
+      if (bad !== undefined) throw new CliError(`the key ${toJson(bad)} contains a NUL character, which -0 cannot separate: use --json`);
+      writeRaw(keys.map((key) => `${key}\0`).join(''));
+    } else if (isJsonOutput()) {
+      print('', keys);
+    } else if (keys.length > 0) {
+      print(keys.map(showKey).join('\n'), undefined);
+    }
     return EXIT.ok;
   });
 }
@@ -102,49 +120,51 @@ export async function clearCommand(local: { yes?: boolean }, options: GlobalOpti
     if (process.stdin.isTTY !== true) {
       throw usage('refusing to clear without confirmation: stdin is not a terminal, pass --yes');
     }
-    const ok = await confirm(`Delete every key of namespace ${JSON.stringify(options.namespace)} in ${redact(store.uri)}? [y/N] `);
+    const ok = await confirm(escapeText(`Delete every key of namespace ${toJson(options.namespace)} in ${redactUrl(store.uri)}? [y/N] `));
     if (!ok) {
-      note('not cleared');
+      if (isJsonOutput()) print('', { namespace: options.namespace, cleared: false });
+      else note('not cleared');
       return EXIT.error;
     }
   }
-  return withCache(options, true, async ({ cache, run }) => {
+  // The budget starts after the answer: a person's time to answer is not a server's to reply.
+  const deadline = new Deadline(options.timeout);
+  return withCache(options, deadline, true, async ({ cache, run }) => {
     await run('clear', () => cache.clear());
-    print(`cleared namespace ${JSON.stringify(options.namespace)}`, { namespace: options.namespace, cleared: true });
+    print(`cleared namespace ${toJson(options.namespace)}`, { namespace: options.namespace, cleared: true });
     return EXIT.ok;
   });
 }
 
-/** Connects an ioredis client for a one-shot query or a subscription; fails fast on the first attempt. */
-
 export async function statsCommand(options: GlobalOptions): Promise<number> {
+  const deadline = new Deadline(options.timeout);
   const { redis } = resolveTargets(options);
   const channel = channelFor(options.namespace);
   let subscribers: number | undefined;
   if (redis !== undefined) {
-    const client = await connectRedis(redis, options.timeout, 'synced-cache:cli');
     try {
-      const reply = (await withTimeout(client.pubsub('NUMSUB', channel), options.timeout, 'PUBSUB NUMSUB')) as [string, number];
-      subscribers = Number(reply[1]);
+      const connection = await connectRedis(redis, { timeout: deadline.remaining(), name: 'synced-cache:cli' });
+      try {
+        subscribers = await deadline.race(connection.subscriberCount(channel), 'PUBSUB NUMSUB');
+      } finally {
+        connection.disconnect();
+      }
     } catch (error) {
       throw new CliError(explain(error, 'Redis', redis, options.timeout));
-    } finally {
-      client.disconnect();
     }
   }
-  return withCache(options, false, async (ctx) => {
+  return withCache(options, deadline, false, async (ctx) => {
     let keys: number | null = null;
     try {
-      iteratorOf(ctx.cache, ctx.store);
       keys = (await listKeys(ctx)).length;
     } catch (error) {
-      if (!(error instanceof CliError) || !/cannot list/.test(error.message)) throw error;
+      if (!(error instanceof CannotListKeysError)) throw error;
     }
     const result = {
       namespace: options.namespace,
       channel,
-      store: { kind: ctx.store.kind, uri: redact(ctx.store.uri), keys },
-      bus: redis === undefined ? null : { url: redact(redis), subscribers: subscribers ?? 0 },
+      store: { kind: ctx.store.kind, uri: redactUrl(ctx.store.uri), keys },
+      bus: redis === undefined ? null : { url: redactUrl(redis), subscribers: subscribers ?? 0 },
     };
     const lines = [
       `namespace    ${result.namespace}`,
@@ -153,7 +173,7 @@ export async function statsCommand(options: GlobalOptions): Promise<number> {
       `channel      ${channel}`,
       `subscribers  ${result.bus === null ? 'no --redis given' : `${result.bus.subscribers} (caches listening on ${result.bus.url})`}`,
     ];
-    print(lines.join('\n'), result);
+    print(lines.map(escapeText).join('\n'), result);
     return EXIT.ok;
   });
 }

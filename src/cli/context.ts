@@ -1,14 +1,13 @@
-// The cache a command works on, opened and always closed again; Redis connections for operators.
-import { Redis } from 'ioredis';
+// The cache a command works on, opened and always closed again, within the command's time budget.
 import type { KeyvStoreAdapter } from 'keyv';
 import { SyncedCache } from 'synced-cache';
-import { CliError, causes, explain, TimeoutError, usage, withTimeout } from './errors.js';
+import { checkRedis } from '../redis/connect.js';
+import type { Deadline } from './deadline.js';
+import { CliError, causes, explain, TimeoutError, usage } from './errors.js';
 import { type GlobalOptions, parseUrl } from './options.js';
 import { note } from './output.js';
+import { scrub } from './redact.js';
 import { openStore, type StoreSpec, storeSpec } from './stores.js';
-
-// ---------------------------------------------------------------------------------------------------
-// The cache a command works on
 
 export interface Context {
   cache: SyncedCache<unknown>;
@@ -16,7 +15,8 @@ export interface Context {
   /** The Redis bus URL, when there is one. */
   redis: string | undefined;
   options: GlobalOptions;
-  /** Runs a store operation with the timeout, turning a failure into a one-line message. */
+  deadline: Deadline;
+  /** Runs a store operation within the budget, turning a failure into a one-line message. */
   run<T>(what: string, operation: () => Promise<T>): Promise<T>;
 }
 
@@ -32,24 +32,41 @@ export function resolveTargets(options: GlobalOptions): { store: StoreSpec; redi
   return { store, redis };
 }
 
+/** Checks that the Redis at `url` answers and takes the URL's credentials, within the budget. */
+export async function checkBus(url: string, deadline: Deadline): Promise<void> {
+  try {
+    await checkRedis(url, deadline.remaining());
+  } catch (error) {
+    throw new CliError(explain(error, 'Redis', url, deadline.timeout));
+  }
+}
+
 /**
- * Opens the cache, runs `body`, and always closes what was opened, so the process can end.
+ * Opens the cache, runs `body`, and closes what was opened, so the process can end.
  * With `bus`, the command waits for the bus to be up first: an invalidation published by a closing
  * cache before that would be queued and lost.
  */
-export async function withCache(options: GlobalOptions, bus: boolean, body: (ctx: Context) => Promise<number>): Promise<number> {
+export async function withCache(
+  options: GlobalOptions,
+  deadline: Deadline,
+  bus: boolean,
+  body: (ctx: Context) => Promise<number>,
+): Promise<number> {
   const { store, redis } = resolveTargets(options);
   const useBus = bus && redis !== undefined;
   if (bus && redis === undefined) {
     note(`warning: no --redis given, so other processes will not be told of this change (their memory may serve the old value)`);
   }
-  const opened = await openStore(store, options.timeout);
+  // Before the cache builds its own clients: ioredis would meet a credentials problem with warnings of
+  // its own (one per connection) and go on; this says it once, as the error.
+  if (useBus && redis !== undefined) await checkBus(redis, deadline);
+  const opened = await openStore(store, Math.max(1, deadline.remaining()));
   let cache: SyncedCache<unknown>;
   try {
     cache = new SyncedCache<unknown>({ namespace: options.namespace, store: opened.adapter, redis: useBus ? redis : undefined });
   } catch (error) {
-    await closeAdapter(opened.adapter, options.timeout);
-    throw error instanceof TypeError || error instanceof RangeError ? usage(error.message.replace(/^synced-cache: /, '')) : error;
+    void closeAdapter(opened.adapter);
+    throw error instanceof TypeError || error instanceof RangeError ? usage(scrub(error.message.replace(/^synced-cache: /, ''))) : error;
   }
   let busError: Error | undefined;
   cache.on('error', (error) => {
@@ -60,77 +77,67 @@ export async function withCache(options: GlobalOptions, bus: boolean, body: (ctx
     store,
     redis: useBus ? redis : undefined,
     options,
+    deadline,
     async run(what, operation) {
       try {
-        return await withTimeout(operation(), options.timeout, what);
+        return await deadline.race(operation(), what);
       } catch (error) {
         if (error instanceof CliError) throw error;
-        throw new CliError(explain(error, store.kind, store.uri, options.timeout, opened.lastError()));
+        throw new CliError(explain(error, store.kind, store.uri, deadline.timeout, opened.lastError()));
       }
     },
   };
+  let succeeded = false;
   try {
-    if (useBus && redis !== undefined) await waitForBus(cache, redis, options.timeout, () => busError);
-    return await body(ctx);
+    if (useBus && redis !== undefined) await waitForBus(cache, redis, deadline, () => busError);
+    const code = await body(ctx);
+    succeeded = true;
+    return code;
   } finally {
-    await withTimeout(cache.close(), options.timeout, 'closing the cache').catch(() => {});
-    await closeAdapter(opened.adapter, options.timeout);
+    const closing = (async () => {
+      await cache.close().catch(() => {});
+      await closeAdapter(opened.adapter);
+    })();
+    // After a success, closing lets the last invalidation go out, within what is left of the budget.
+    // After a failure there is nothing to finish, and a frozen server would not answer a QUIT: the
+    // process ends with the connections.
+    if (succeeded) await deadline.race(closing, 'closing').catch(() => {});
+    else void closing;
   }
 }
 
-export async function closeAdapter(adapter: KeyvStoreAdapter, timeout: number): Promise<void> {
+function closeAdapter(adapter: KeyvStoreAdapter): Promise<void> {
   const disconnect = (adapter as { disconnect?: () => Promise<void> }).disconnect;
-  if (typeof disconnect !== 'function') return;
-  await withTimeout(Promise.resolve(disconnect.call(adapter)), timeout, 'closing the store').catch(() => {});
+  if (typeof disconnect !== 'function') return Promise.resolve();
+  return Promise.resolve(disconnect.call(adapter)).catch(() => {});
 }
 
-export function waitForBus(cache: SyncedCache<unknown>, redis: string, timeout: number, lastError: () => Error | undefined): Promise<void> {
-  if (cache.stats().bus === 'up') return Promise.resolve();
-  return new Promise<void>((resolve, reject) => {
-    const fail = () => {
-      cleanup();
-      reject(new CliError(explain(lastError() ?? new TimeoutError(), 'Redis', redis, timeout)));
-    };
-    const timer = setTimeout(fail, timeout);
-    const onUp = () => {
-      cleanup();
-      resolve();
-    };
-    // A refused connection is final for a one-shot command: ioredis would only retry it.
+export async function waitForBus(
+  cache: SyncedCache<unknown>,
+  redis: string,
+  deadline: Deadline,
+  lastError: () => Error | undefined,
+): Promise<void> {
+  if (cache.stats().bus === 'up') return;
+  let cleanup = () => {};
+  const up = new Promise<void>((resolve, reject) => {
+    // A refused connection is final for a one-shot command: the cache would only retry it.
     const onError = (error: Error) => {
-      if (causes(error).some((e) => e.code === 'ECONNREFUSED' || e.code === 'ENOTFOUND')) fail();
+      if (causes(error).some((e) => e.code === 'ECONNREFUSED' || e.code === 'ENOTFOUND')) reject(error);
     };
-    const cleanup = () => {
-      clearTimeout(timer);
+    const onUp = () => resolve();
+    cache.on('bus:up', onUp);
+    cache.on('error', onError);
+    cleanup = () => {
       cache.off('bus:up', onUp);
       cache.off('error', onError);
     };
-    cache.on('bus:up', onUp);
-    cache.on('error', onError);
-  });
-}
-
-export async function connectRedis(url: string, timeout: number, name: string): Promise<Redis> {
-  let connected = false;
-  const client = new Redis(url, {
-    lazyConnect: true,
-    connectTimeout: timeout,
-    enableOfflineQueue: false,
-    maxRetriesPerRequest: 1,
-    connectionName: name,
-    // No retry before the first success (the user is waiting for an answer); after it, keep trying.
-    retryStrategy: (times) => (connected ? Math.min(100 * 2 ** Math.min(times, 4), 2_000) : null),
-  });
-  let lastError: Error | undefined;
-  client.on('error', (error: Error) => {
-    lastError = error;
   });
   try {
-    await withTimeout(client.connect(), timeout, 'connecting to Redis');
-    connected = true;
-    return client;
+    await deadline.race(up, 'connecting the bus');
   } catch (error) {
-    client.disconnect();
-    throw new CliError(explain(lastError ?? error, 'Redis', url, timeout));
+    throw new CliError(explain(error instanceof TimeoutError ? (lastError() ?? error) : error, 'Redis', redis, deadline.timeout));
+  } finally {
+    cleanup();
   }
 }

@@ -2,9 +2,11 @@
 // It uses the library only through its public entry, like any application would.
 import { Command, CommanderError, Option } from 'commander';
 import { clearCommand, delCommand, getCommand, lsCommand, setCommand, statsCommand, type ValueType } from './commands.js';
-import { CliError, EXIT, firstLine } from './errors.js';
+import { CliError, EXIT, foreignLine } from './errors.js';
 import { type GlobalOptions, parseDuration, parseNamespace, parsePositiveDuration } from './options.js';
 import { note, setJsonOutput } from './output.js';
+import { escapeText } from './printable.js';
+import { rememberSecrets, scrub } from './redact.js';
 import { watchCommand } from './watch.js';
 
 // ---------------------------------------------------------------------------------------------------
@@ -26,7 +28,8 @@ function buildProgram(setExit: (code: number) => void): Command {
     .exitOverride()
     .configureOutput({
       // Commander's errors can span lines (a suggestion after an unknown command); keep them to one.
-      outputError: (text, write) => write(`synced-cache: ${oneLine(text)} (see --help)\n`),
+      // They quote what was typed (an unknown command may be a mistyped URL), so they are scrubbed too.
+      outputError: (text, write) => write(`synced-cache: ${escapeText(scrub(oneLine(text)))} (see --help)\n`),
     })
     .addOption(new Option('--redis <url>', 'Redis of the invalidation bus (redis://, rediss://, unix://)').env('SYNCED_CACHE_REDIS'))
     .addOption(
@@ -89,8 +92,9 @@ Examples:
 
   program
     .command('ls')
-    .description("list the keys of the namespace (through the store's iterator)")
-    .action(async (_local: unknown, command: Command) => setExit(await lsCommand(globals(command))));
+    .description("list the keys of the namespace, sorted (through the store's iterator); a key that is not plain is shown as a JSON string")
+    .option('-0, --null', 'print the keys as they are, each followed by a NUL character (for xargs -0)')
+    .action(async (local: { null?: boolean }, command: Command) => setExit(await lsCommand(local, globals(command))));
 
   program
     .command('clear')
@@ -117,7 +121,16 @@ function drain(stream: NodeJS.WriteStream): Promise<void> {
   return new Promise((resolve) => stream.write('', () => resolve()));
 }
 
+/** The URLs this run may print or be quoted back: every argument that holds one, and the env fallbacks. */
+function rememberUrls(argv: readonly string[]): void {
+  for (const arg of [...argv, process.env.SYNCED_CACHE_REDIS, process.env.SYNCED_CACHE_STORE]) {
+    const url = arg?.replace(/^--?[\w-]+=/, '');
+    if (url?.includes('://')) rememberSecrets(url);
+  }
+}
+
 async function main(argv: string[]): Promise<number> {
+  rememberUrls(argv.slice(2));
   let code: number = EXIT.ok;
   const program = buildProgram((c) => {
     code = c;
@@ -135,7 +148,7 @@ async function main(argv: string[]): Promise<number> {
       note(error.message);
       return error.exitCode;
     }
-    note(`error: ${firstLine(error instanceof Error ? error.message : String(error))}`);
+    note(`error: ${foreignLine(error)}`);
     return EXIT.error;
   }
 }

@@ -1,6 +1,7 @@
 // Global options and the parsing of option values.
 import { InvalidArgumentError } from 'commander';
 import { usage } from './errors.js';
+import { redactUrl } from './redact.js';
 
 export interface GlobalOptions {
   redis?: string;
@@ -36,27 +37,16 @@ export function parseNamespace(value: string): string {
   return value;
 }
 
-/** A URL with its password hidden, for messages. */
-export function redact(raw: string): string {
-  try {
-    const url = new URL(raw);
-    if (url.password !== '') url.password = '***';
-    return url.toString().replace(/\/$/, '');
-  } catch {
-    return raw;
-  }
-}
-
 export function parseUrl(raw: string, option: string, schemes: readonly string[]): URL {
   const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(raw)?.[1]?.toLowerCase();
   if (scheme === undefined || !schemes.includes(scheme)) {
     throw usage(
-      `invalid ${option} ${JSON.stringify(redact(raw))}: expected a URL starting with ${schemes.map((s) => `${s}://`).join(', ')}`,
+      `invalid ${option} ${JSON.stringify(redactUrl(raw))}: expected a URL starting with ${schemes.map((s) => `${s}://`).join(', ')}`,
     );
   }
   try {
     return new URL(raw);
   } catch {
-    throw usage(`invalid ${option} ${JSON.stringify(redact(raw))}: not a valid URL`);
+    throw usage(`invalid ${option} ${JSON.stringify(redactUrl(raw))}: not a valid URL`);
   }
 }

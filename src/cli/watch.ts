@@ -1,16 +1,27 @@
+// watch: every message on the namespace's channel, one line each, until interrupted.
 import { channelFor, decodeMessage, MessageType } from 'synced-cache';
-import { connectRedis, resolveTargets } from './context.js';
-import { CliError, EXIT, explain, usage, withTimeout } from './errors.js';
-import { type GlobalOptions, redact } from './options.js';
+import { connectRedis, type RedisConnection } from '../redis/connect.js';
+import { resolveTargets } from './context.js';
+import { Deadline } from './deadline.js';
+import { CliError, EXIT, explain, usage } from './errors.js';
+import type { GlobalOptions } from './options.js';
 import { note, print } from './output.js';
+import { showToken, toJson } from './printable.js';
+import { redactUrl } from './redact.js';
 
 export async function watchCommand(local: { heartbeats?: boolean }, options: GlobalOptions): Promise<number> {
+  // Only connecting and subscribing draw on --timeout; watching itself lasts until interrupted.
+  const deadline = new Deadline(options.timeout);
   const { redis } = resolveTargets(options);
   if (redis === undefined) throw usage('watch needs the bus: pass --redis <url> (or a redis:// --store)');
   const channel = channelFor(options.namespace);
-  const client = await connectRedis(redis, options.timeout, 'synced-cache:watch');
-  client.on('message', (ch: string, payload: string) => {
-    if (ch !== channel) return;
+  let connection: RedisConnection;
+  try {
+    connection = await connectRedis(redis, { timeout: deadline.remaining(), name: 'synced-cache:watch' });
+  } catch (error) {
+    throw new CliError(explain(error, 'Redis', redis, options.timeout));
+  }
+  const onMessage = (payload: string) => {
     const now = Date.now();
     const time = new Date(now).toISOString();
     // No size limit here: an operator watching wants to see even a message the caches would refuse.
@@ -24,8 +35,10 @@ export async function watchCommand(local: { heartbeats?: boolean }, options: Glo
     const sentAt = message.sentAt > 0 ? message.sentAt : undefined;
     const lag = sentAt === undefined ? undefined : Math.max(0, now - sentAt);
     const keys = message.type === MessageType.Invalidate ? message.keys : undefined;
-    const shown = keys === undefined ? '' : ` keys=${keys === '*' ? '*' : JSON.stringify(keys)}`;
-    print(`${time} ${type} origin=${message.origin} seq=${message.seq}${lag === undefined ? '' : ` lag=${lag}ms`}${shown}`, {
+    // Anyone who can publish chooses the origin and the keys: shown escaped, they cannot forge a line.
+    const shown = keys === undefined ? '' : ` keys=${keys === '*' ? '*' : toJson(keys)}`;
+    const origin = showToken(message.origin);
+    print(`${time} ${type} origin=${origin} seq=${message.seq}${lag === undefined ? '' : ` lag=${lag}ms`}${shown}`, {
       time,
       type,
       origin: message.origin,
@@ -34,27 +47,26 @@ export async function watchCommand(local: { heartbeats?: boolean }, options: Glo
       lagMs: lag ?? null,
       ...(keys === undefined ? {} : { keys }),
     });
-  });
+  };
   let subscribedOnce = false;
-  client.on('close', () => {
-    if (subscribedOnce) note(`${new Date().toISOString()} connection to Redis lost, reconnecting (messages sent meanwhile are missed)`);
-  });
-  client.on('ready', () => {
-    if (subscribedOnce) note(`${new Date().toISOString()} reconnected to Redis`);
+  connection.onConnectionChange((change) => {
+    if (!subscribedOnce) return;
+    if (change === 'lost') note(`${new Date().toISOString()} connection to Redis lost, reconnecting (messages sent meanwhile are missed)`);
+    else note(`${new Date().toISOString()} reconnected to Redis`);
   });
   try {
-    await withTimeout(client.subscribe(channel), options.timeout, 'SUBSCRIBE');
+    await deadline.race(connection.subscribe(channel, onMessage), 'SUBSCRIBE');
   } catch (error) {
-    client.disconnect();
+    connection.disconnect();
     throw new CliError(explain(error, 'Redis', redis, options.timeout));
   }
   subscribedOnce = true;
-  note(`watching ${channel} on ${redact(redis)} (Ctrl-C to stop)`);
+  note(`watching ${channel} on ${redactUrl(redis)} (Ctrl-C to stop)`);
   await new Promise<void>((resolve) => {
     const stop = () => resolve();
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
   });
-  client.disconnect();
+  connection.disconnect();
   return EXIT.ok;
 }

@@ -1,0 +1,26 @@
+// The one door through which the CLI lists the keys of a namespace (ls, stats).
+import type { Context } from './context.js';
+import { CliError } from './errors.js';
+
+/** The store of the command cannot list its keys: `ls` fails with it, `stats` shows the count as unknown. */
+export class CannotListKeysError extends CliError {}
+
+/**
+ * Every key of the namespace, in the order the store gives them, within the command's budget.
+ *
+ * Today through the Keyv adapter's iterator, reached through `cache.keyv`; when `SyncedCache` has its
+ * public `keys()` iterator, this body becomes `for await (const key of ctx.cache.keys())`, and nothing
+ * else in the CLI changes.
+ */
+export async function listKeys(ctx: Context): Promise<string[]> {
+  const keyv = ctx.cache.keyv as unknown as { iterator?: () => AsyncIterable<[string, unknown]> };
+  if (typeof keyv.iterator !== 'function') {
+    throw new CannotListKeysError(`the ${ctx.store.kind} store cannot list its keys (its Keyv adapter has no iterator)`);
+  }
+  const iterate = keyv.iterator.bind(keyv);
+  return ctx.run('listing the keys', async () => {
+    const keys: string[] = [];
+    for await (const [key] of iterate()) keys.push(key);
+    return keys;
+  });
+}
