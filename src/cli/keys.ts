@@ -5,22 +5,14 @@ import { CliError } from './errors.js';
 /** The store of the command cannot list its keys: `ls` fails with it, `stats` shows the count as unknown. */
 export class CannotListKeysError extends CliError {}
 
-/**
- * Every key of the namespace, in the order the store gives them, within the command's budget.
- *
- * Today through the Keyv adapter's iterator, reached through `cache.keyv`; when `SyncedCache` has its
- * public `keys()` iterator, this body becomes `for await (const key of ctx.cache.keys())`, and nothing
- * else in the CLI changes.
- */
+/** Every key of the namespace, in the order the store gives them, within the command's budget. */
 export async function listKeys(ctx: Context): Promise<string[]> {
-  const keyv = ctx.cache.keyv as unknown as { iterator?: () => AsyncIterable<[string, unknown]> };
-  if (typeof keyv.iterator !== 'function') {
+  if (!ctx.cache.canList) {
     throw new CannotListKeysError(`the ${ctx.store.kind} store cannot list its keys (its Keyv adapter has no iterator)`);
   }
-  const iterate = keyv.iterator.bind(keyv);
   return ctx.run('listing the keys', async () => {
     const keys: string[] = [];
-    for await (const [key] of iterate()) keys.push(key);
+    for await (const key of ctx.cache.keys()) keys.push(key);
     return keys;
   });
 }
