@@ -154,6 +154,10 @@ describe('the fault-suite checker', () => {
       'p2 get(k) after the settle returns p1:1, the store holds p2:1',
       'p3 get(k) after the settle failed: StoreError: down',
     ]);
+    // A key whose write never settled has no value to converge to (the hang is reported instead).
+    const hung = run([set('p1', 'p1:1', 0, 10), set('p2', 'p2:1', 20, undefined)], 'p1:1', { views });
+    expect(kinds(hung)).toEqual(['hang']);
+    expect(hung.convergenceSkipped).toEqual(['k']);
   });
 
   describe('ttl and grace', () => {

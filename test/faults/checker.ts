@@ -41,7 +41,8 @@ import { type Landing, NOT_REACHED_CODES, type Op, type OpRecord, type Read } fr
  * - **hang**: a call that took longer than `bounds.hangMs(op)`, or never settled;
  * - **lost write**: a definite write that is neither the store's final value nor replaced by a later
  *   landing: the final value's write ended (or landed) before the lost write began;
- * - **convergence**: every process's `get()` after the settle equals the store's final value;
+ * - **convergence**: every process's `get()` after the settle equals the store's final value (keys with
+ *   a write still unsettled are left out: they have no settled value, and the write is a hang);
  * - stale answers (outcome `stale`) are counted by reason and judged without their ttl: a value that
  *   was deleted or overwritten must not be served stale either (`stale-superseded`);
  * - per process: no exit, no uncaught exception (`crash`), no unhandled rejection, heap within
@@ -118,6 +119,8 @@ export interface CheckResult {
   readsChecked: number;
   longest: OpRecord | undefined;
   mode: 'interval' | 'landing';
+  /** Keys left out of the convergence check: a write of theirs had still not settled. */
+  convergenceSkipped: string[];
 }
 
 /** A stretch of a key's history during which one value may be in the store. */
@@ -254,7 +257,7 @@ function landingSegments(landings: readonly Landing[], ops: readonly OpRecord[],
     const until = next?.at ?? INF;
     const rec = landing.v === null ? undefined : writers.get(landing.v);
     const by = landing.v === null ? 'a delete' : label(rec, landing.v);
-    const ttl = landing.ttl ?? rec?.ttl;
+    const ttl = rec?.ttl ?? landing.ttl;
     const freshUntil = ttl === undefined ? INF : landing.t + ttl;
     segments.push({ v: landing.v, from: landing.t, until, freshUntil, replacedBy: next?.by, by });
     if (ttl !== undefined && landing.v !== null) {
@@ -296,7 +299,7 @@ export function check(input: CheckInput): CheckResult {
   const eps = bounds.clockMs;
   const delta = bounds.stalenessMs;
   const origin = input.origin ?? input.ops.reduce((min, r) => Math.min(min, r.start), INF);
-  const at = (t: number) => (Number.isFinite(t) ? `+${((t - origin) / 1000).toFixed(3)}s` : String(t));
+  const at = (t: number) => (Number.isFinite(t) ? `${t < origin ? '-' : '+'}${(Math.abs(t - origin) / 1000).toFixed(3)}s` : String(t));
   const violations: Violation[] = [];
   const outcomes = new Map<string, number>();
   const stale = new Map<string, number>();
@@ -438,7 +441,7 @@ export function check(input: CheckInput): CheckResult {
       const last = landings.at(-1);
       let expected: Read = last?.v ?? null;
       if (last !== undefined && last.v !== null) {
-        const ttl = last.ttl ?? written.get(last.v)?.ttl;
+        const ttl = written.get(last.v)?.ttl ?? last.ttl;
         if (ttl !== undefined && input.finalAt >= last.t + ttl - eps) expected = null;
       }
       if (!candidates.has(expected)) {
@@ -451,9 +454,14 @@ export function check(input: CheckInput): CheckResult {
     }
   }
 
-  // Convergence.
+  // Convergence. A key with a write still in flight has no settled value to converge to; the write
+  // itself is reported as a hang.
+  const unsettled = new Set(
+    input.ops.filter((r) => r.end === undefined && (r.op === 'set' || r.op === 'delete' || r.op === 'getOrSet')).map((r) => r.key),
+  );
   for (const [p, view] of input.views ?? []) {
     for (const key of input.keys) {
+      if (unsettled.has(key)) continue;
       const seen = view.get(key);
       const expected = finalCandidates.get(key) ?? new Set<Read>([null]);
       if (seen !== undefined && typeof seen === 'object' && seen !== null) {
@@ -504,5 +512,13 @@ export function check(input: CheckInput): CheckResult {
   }
 
   violations.sort((a, b) => (a.at ?? INF) - (b.at ?? INF));
-  return { violations, outcomes, stale, readsChecked, longest, mode: input.landings === undefined ? 'interval' : 'landing' };
+  return {
+    violations,
+    outcomes,
+    stale,
+    readsChecked,
+    longest,
+    mode: input.landings === undefined ? 'interval' : 'landing',
+    convergenceSkipped: input.views === undefined ? [] : input.keys.filter((key) => unsettled.has(key)),
+  };
 }
