@@ -138,6 +138,13 @@ describe('the fault-suite checker', () => {
     expect(kinds(run([set('p1', 'p1:1', 0, 10), set('p3', 'p3:1', 3_000, undefined)], 'p3:1'))).toEqual(['hang']);
   });
 
+  it('accepts the value of a loader the library ran after its call settled (refresh ahead), without calling it a hang', () => {
+    const load: OpRecord = { p: 'p1', op: 'load', key: 'k', v: null, wrote: 'p1:2', start: 50, end: 80, outcome: 'ok' };
+    const result = run([set('p1', 'p1:1', 0, 10), load, get('p2', 'p1:2', 5_000, 5_001)], 'p1:2');
+    expect(result.violations).toEqual([]);
+    expect(result.outcomes.get('background load')).toBe(1);
+  });
+
   it('flags a value that no call wrote', () => {
     expect(kinds(run([get('p1', 'p9:9', 0, 1)], null))).toEqual(['phantom']);
     expect(kinds(run([], 'p9:9'))).toEqual(['phantom']);

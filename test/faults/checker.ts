@@ -12,6 +12,8 @@ import { type Landing, NOT_REACHED_CODES, type Op, type OpRecord, type Read } fr
  *   6: `getOrSet` may return the loaded value although the store could not take it);
  * - **not reached**: it failed with an error that proves the store was not called (breaker open,
  *   cache closed); it did not land.
+ * A loader the library calls after the call that passed it has settled (refresh ahead, a load that goes
+ * on past a soft timeout) is recorded as a `load`: a write in doubt from the loader's start.
  * The key's initial state (no value) is a definite write that landed before everything.
  *
  * ## When a value stops being acceptable (interval mode: from the calls alone)
@@ -156,7 +158,7 @@ function durationOf(rec: OpRecord, fallback: number): number {
 
 function label(rec: OpRecord | undefined, v?: Read): string {
   if (rec === undefined) return v === null ? 'the initial state' : String(v);
-  const what = rec.op === 'delete' ? 'delete' : `${rec.op} ${rec.op === 'getOrSet' ? rec.wrote : rec.v}`;
+  const what = rec.op === 'delete' ? 'delete' : `${rec.op} ${rec.op === 'getOrSet' || rec.op === 'load' ? rec.wrote : rec.v}`;
   return `${rec.p} ${what} (${rec.outcome}${rec.error ? ` ${rec.error.name}` : ''})`;
 }
 
@@ -172,6 +174,10 @@ function writesOf(ops: readonly OpRecord[], loaderInDoubt: boolean): Write[] {
     } else if (rec.op === 'getOrSet' && rec.wrote !== undefined) {
       v = rec.wrote;
       definite = !loaderInDoubt && (rec.outcome === 'ok' || rec.outcome === 'stale') && rec.v === rec.wrote;
+    } else if (rec.op === 'load' && rec.wrote !== undefined) {
+      // The library stores a background load's value when it settles, if it does: no call says.
+      v = rec.wrote;
+      definite = false;
     } else {
       continue;
     }
@@ -223,7 +229,7 @@ function landingSegments(landings: readonly Landing[], ops: readonly OpRecord[],
   const deletes: OpRecord[] = [];
   for (const rec of ops) {
     if (rec.op === 'set' && rec.v !== null) writers.set(rec.v, rec);
-    else if (rec.op === 'getOrSet' && rec.wrote !== undefined) writers.set(rec.wrote, rec);
+    else if ((rec.op === 'getOrSet' || rec.op === 'load') && rec.wrote !== undefined) writers.set(rec.wrote, rec);
     else if (rec.op === 'delete') deletes.push(rec);
   }
   // When the library owes the other processes the news of a change (see the docblock).
@@ -308,6 +314,11 @@ export function check(input: CheckInput): CheckResult {
 
   // No hang.
   for (const rec of input.ops) {
+    if (rec.op === 'load') {
+      // Not a call: the library ran a loader on its own (refresh ahead, past a soft timeout).
+      count(outcomes, 'background load');
+      continue;
+    }
     count(outcomes, outcomeLabel(rec));
     if (rec.outcome === 'stale') count(stale, rec.reason ?? '?');
     const took = durationOf(rec, rec.end ?? input.finalAt);
@@ -337,7 +348,7 @@ export function check(input: CheckInput): CheckResult {
   const written = new Map<string, OpRecord>();
   for (const rec of input.ops) {
     if (rec.op === 'set' && rec.v !== null) written.set(rec.v, rec);
-    if (rec.op === 'getOrSet' && rec.wrote !== undefined) written.set(rec.wrote, rec);
+    if ((rec.op === 'getOrSet' || rec.op === 'load') && rec.wrote !== undefined) written.set(rec.wrote, rec);
   }
   const keys = new Set([...input.keys, ...byKey.keys()]);
   const finalCandidates = new Map<string, Set<Read>>();

@@ -46,7 +46,7 @@ export const WORKLOAD = {
   /** A loader takes between these many ms (when it is not one of the slow ones). */
   loaderMs: [5, 30] as const,
   /** Load before the heap baseline is taken, so that the baseline includes warmed-up code and memory. */
-  warmupMs: 2_000,
+  warmupMs: 1_500,
   /** After the last fault: calls keep running this long, then the workload stops. */
   tailMs: 1_000,
   /** After the workload stops and before the views are compared with the store. */

@@ -22,7 +22,7 @@ async function suite(kind: StoreKind) {
 
 describe('under faults (issue 10)', () => {
   it('the suite catches a broken cache: a process that never hears invalidations serves stale values', async () => {
-    const run = await runFaults('redis', { deafProcess: true, steps: [], leadMs: 3_000, warmupMs: 500, settleMs: 500 });
+    const run = await runFaults('redis', { deafProcess: true, steps: [], leadMs: 2_000, warmupMs: 500, settleMs: 500 });
     const kinds = new Set(run.result.violations.map((v) => v.kind));
     // Its writes go unheard too, so every process serves stale values; nothing else is wrong.
     expect([...kinds].sort()).toEqual(['divergence', 'stale-read']);

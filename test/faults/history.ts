@@ -10,7 +10,8 @@ export type ValueId = string;
 /** `null` stands for "no value": what a miss returns, what a delete writes. */
 export type Read = ValueId | null;
 
-export type Op = 'get' | 'set' | 'delete' | 'getOrSet';
+/** `load`: not a call, a loader the library called after its `getOrSet` had settled (its value may be stored). */
+export type Op = 'get' | 'set' | 'delete' | 'getOrSet' | 'load';
 
 /**
  * - `ok`: settled as expected (a read returned a fresh answer, a write resolved);
@@ -28,7 +29,7 @@ export interface OpRecord {
   key: string;
   /** `set`: the value written. `delete`: null. `get`, `getOrSet`: the value returned (null: undefined). */
   v: Read;
-  /** `getOrSet` whose own loader was called and did not throw: the value it produced (and may store). */
+  /** `getOrSet` whose own loader was called and did not throw, or `load`: the value it produced (and may store). */
   wrote?: ValueId;
   /** Wall-clock ms (`performance.timeOrigin + performance.now()`, comparable across processes). */
   start: number;

@@ -34,7 +34,7 @@ export function recoveries(run: RunResult): FaultRecovery[] {
   const hangs = run.result.violations.filter((v) => v.kind === 'hang');
   return run.faults.map((fault, i) => {
     const next = run.faults[i + 1]?.start ?? Number.POSITIVE_INFINITY;
-    const during = run.ops.filter((r) => r.start >= fault.start && r.start < fault.end);
+    const during = run.ops.filter((r) => r.op !== 'load' && r.start >= fault.start && r.start < fault.end);
     const busDown = new Set(
       run.events
         .filter((e) => e.type === 'bus' && e.detail === 'down' && e.t >= fault.start && e.t < Math.min(next, fault.end + 2_000))
