@@ -14,10 +14,30 @@ export interface Fixture {
   kill(): Promise<void>;
 }
 
+/** What else a fixture needs besides its environment. */
+export interface ForkOptions {
+  /** Node flags of the child, e.g. `['--expose-gc']`. */
+  execArgv?: string[];
+  /** Called with every `{ event }` message other than `ready` (progress a fixture streams). */
+  onEvent?: (message: Record<string, unknown>) => void;
+  /** Called once when the child exits, however it exits. */
+  onExit?: (code: number | null, signal: NodeJS.Signals | null) => void;
+}
+
 /** Forks `test/fixtures/<name>` with `env` added to the environment and waits for its `ready` message. */
-export async function forkFixture(name: string, env: Record<string, string>, timeoutMs = 10_000): Promise<Fixture> {
+export async function forkFixture(
+  name: string,
+  env: Record<string, string>,
+  timeoutMs = 10_000,
+  options: ForkOptions = {},
+): Promise<Fixture> {
   const script = fileURLToPath(new URL(`../fixtures/${name}`, import.meta.url));
-  const child: ChildProcess = fork(script, [], { env: { ...process.env, ...env }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const child: ChildProcess = fork(script, [], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    ...(options.execArgv === undefined ? {} : { execArgv: options.execArgv }),
+  });
+  if (options.onExit !== undefined) child.once('exit', options.onExit);
   const pending = new Map<number, { resolve: (value: unknown) => void; reject: (error: Error) => void }>();
   let ids = 0;
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
@@ -27,6 +47,10 @@ export async function forkFixture(name: string, env: Record<string, string>, tim
       if (message.event === 'ready') {
         clearTimeout(timer);
         resolve(message);
+        return;
+      }
+      if (message.event !== undefined) {
+        options.onEvent?.(message);
         return;
       }
       const call = pending.get(message.id as number);
