@@ -20,7 +20,7 @@ export type FlushCause = 'reconnect' | 'gap' | 'clear';
 export interface BusHandlers {
   /** Another instance changed these keys (or everything, `'*'`). */
   invalidate(keys: readonly string[] | '*', origin: string, sentAt: number): void;
-  /** Messages from `origin` were lost: memory can no longer be trusted as a whole. */
+  /** Messages from `origin` were lost (or may have been): memory can no longer be trusted as a whole. */
   gap(origin: string): void;
   /** The status changed. */
   status(status: BusStatus, previous: BusStatus, reason: Error | undefined): void;
@@ -36,7 +36,15 @@ export interface BusOptions {
   publishTimeout: number;
   /** Time source for heartbeat and sender ages. */
   clock: Clock;
+  /** Most senders whose sequence numbers are remembered. @default {@link MAX_SENDERS} */
+  maxSenders?: number;
 }
+
+/**
+ * Senders remembered at most, by default. About 150 bytes each, so 1.5 MB at most; a namespace with
+ * more live processes than this is beyond what one pub/sub channel is for.
+ */
+export const MAX_SENDERS = 10_000;
 
 // A sender silent for this many heartbeat intervals is gone (or was restarted under a new id).
 const SENDER_EXPIRY_INTERVALS = 30;
@@ -84,7 +92,13 @@ export class Bus {
     this.#ownInvalidation = ownMessagePrefix(options.namespace, this.id);
     this.#outbox = new Outbox(options.maxPendingKeys);
     this.#liveness = new Liveness(options.heartbeat, options.clock.now());
-    this.#senders = new Senders(SENDER_EXPIRY_INTERVALS * options.heartbeat.interval);
+    this.#senders = new Senders(
+      {
+        max: options.maxSenders ?? MAX_SENDERS,
+        maxAge: SENDER_EXPIRY_INTERVALS * options.heartbeat.interval,
+      },
+      options.clock.now(),
+    );
     // A transport may call back from inside open(); nothing here is ready for that until open() has
     // returned, so such calls are replayed on the next microtask.
     let opened = false;
@@ -105,6 +119,21 @@ export class Bus {
   /** Percentiles of the recent propagation lag. */
   lag(): LagStats {
     return this.#lag.stats();
+  }
+
+  /** Senders forgotten because more than `maxSenders` were heard from (each may have cost a memory flush). */
+  get sendersEvicted(): number {
+    return this.#senders.evicted;
+  }
+
+  /** Senders forgotten after 30 (to 60) heartbeat intervals of silence. */
+  get sendersExpired(): number {
+    return this.#senders.expired;
+  }
+
+  /** Senders whose sequence numbers are remembered now. */
+  get sendersTracked(): number {
+    return this.#senders.size;
   }
 
   get status(): BusStatus {
