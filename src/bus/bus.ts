@@ -121,6 +121,11 @@ export class Bus {
     return this.#lag.stats();
   }
 
+  /** Received invalidations whose lag was left out of {@link lag} as implausible (negative, or over a minute). */
+  get implausibleLags(): number {
+    return this.#lag.implausible;
+  }
+
   /** Senders forgotten because more than `maxSenders` were heard from (each may have cost a memory flush). */
   get sendersEvicted(): number {
     return this.#senders.evicted;

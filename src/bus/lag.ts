@@ -1,12 +1,12 @@
 /** Propagation lag of received invalidations, in milliseconds. */
 export interface LagStats {
-  /** Invalidation messages measured since the start. */
+  /** Invalidation messages measured since the start (implausible lags are not measured). */
   count: number;
-  /** Median over the last 1,024 messages. */
+  /** Median over the last 1,024 messages measured. */
   p50: number;
-  /** 99th percentile over the last 1,024 messages. */
+  /** 99th percentile over the last 1,024 messages measured. */
   p99: number;
-  /** Largest since the start. */
+  /** Largest measured since the start. */
   max: number;
 }
 
@@ -14,20 +14,35 @@ export interface LagStats {
 const WINDOW = 1024;
 
 /**
+ * Longest lag taken as a measurement, in ms. Pub/sub delivers at once or never; even a receiver whose
+ * event loop stalled reads a message within seconds. A longer lag says the sender's clock is wrong
+ * (or the timestamp forged: one `ts: 1` would otherwise pin `max` at 57 years for good).
+ */
+export const MAX_PLAUSIBLE_LAG = 60_000;
+
+/**
  * Propagation lag statistics: from the sender's wall clock at sending to applied here.
  *
  * The percentiles cover the last 1,024 measurements (a ring), `max` every measurement since the start.
- * Wall clocks of two hosts can disagree; a negative lag says so and is kept at 0. Memory is fixed (one
- * array of 1,024 numbers). No I/O.
+ * A lag is measured only when plausible: from 0 to {@link MAX_PLAUSIBLE_LAG} ms. A negative one (the
+ * sender's clock is ahead of ours) or a longer one is about clocks, not the bus: it is counted in
+ * `implausible` and left out, so one bad clock or forged timestamp cannot pin the figures. Memory is
+ * fixed (one array of 1,024 numbers). No I/O.
  */
 export class Lag {
   readonly #samples = new Float64Array(WINDOW);
   #count = 0;
   #max = 0;
+  /** Lags left out as implausible (negative, or longer than {@link MAX_PLAUSIBLE_LAG}). */
+  implausible = 0;
 
   /** Records the lag of a message sent at `sentAt` (the sender's `Date.now()`) and applied at `now` (ours). */
   record(sentAt: number, now: number): void {
-    const lag = Math.max(0, now - sentAt);
+    const lag = now - sentAt;
+    if (!(lag >= 0 && lag <= MAX_PLAUSIBLE_LAG)) {
+      this.implausible++;
+      return;
+    }
     this.#samples[this.#count++ % WINDOW] = lag;
     if (lag > this.#max) this.#max = lag;
   }
