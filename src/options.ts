@@ -1,7 +1,7 @@
-import type { Cluster, Redis, RedisOptions } from 'ioredis';
 import type { Keyv, KeyvStoreAdapter } from 'keyv';
 import type { BusTransport } from './bus/transport.js';
 import { type Clock, systemClock } from './clock.js';
+import type { RedisOption } from './redis/clients.js';
 
 /** Limits of the in-process memory tier (L1), an `lru-cache`. */
 export interface MemoryOptions {
@@ -40,8 +40,7 @@ export interface HeartbeatOptions {
 /** What `store` accepts: a Keyv instance, or any Keyv store adapter (`@keyv/redis`, `@keyv/postgres`, a `Map`, ...). */
 export type StoreOption = Keyv | KeyvStoreAdapter | Map<unknown, unknown>;
 
-/** What `redis` accepts: a URL, ioredis options, or a client (duplicated for subscribing; never closed by us). */
-export type RedisOption = string | RedisOptions | Redis | Cluster;
+export type { RedisOption } from './redis/clients.js';
 
 /** Options of {@link SyncedCache}. Durations are milliseconds everywhere, as in Keyv and lru-cache. */
 export interface SyncedCacheOptions {

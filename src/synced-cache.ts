@@ -1,12 +1,12 @@
 import { EventEmitter } from 'node:events';
 import { Bus, type BusStatus } from './bus/bus.js';
-import { RedisTransport } from './bus/redis-transport.js';
 import { channels } from './diagnostics.js';
 import { BusError, CacheClosedError } from './errors.js';
 import { Fences } from './fences.js';
 import { SyncedKeyvStore } from './keyv-store.js';
 import { MemoryTier } from './memory-tier.js';
 import { checkTtl, resolveOptions, type SyncedCacheOptions } from './options.js';
+import { RedisTransport } from './redis/transport.js';
 import { StoreTier } from './store-tier.js';
 import type { BusState, SetManyEntry, SetOptions, SyncedCacheEvents, SyncedCacheStats } from './types.js';
 

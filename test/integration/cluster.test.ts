@@ -3,8 +3,8 @@
 import { Cluster } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { type RedisCluster, startRedisCluster } from '../../scripts/redis-cluster.mjs';
-import { keySlot } from '../../src/bus/redis-transport.js';
 import { SyncedCache } from '../../src/index.js';
+import { keySlot } from '../../src/redis/key-slot.js';
 import { uniqueNamespace } from '../helpers/factory.js';
 import { waitFor } from '../helpers/wait.js';
 

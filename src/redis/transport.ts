@@ -1,0 +1,124 @@
+import { type Cluster, Redis } from 'ioredis';
+import type { BusTransport, TransportConnection, TransportHandlers } from '../bus/transport.js';
+import { BusError } from '../errors.js';
+import { isClient, isCluster, OWN_CLIENT_DEFAULTS, type RedisOption } from './clients.js';
+import { ClusterConnection } from './cluster-transport.js';
+
+/**
+ * The Redis pub/sub transport: a plain PUBLISH/SUBSCRIBE on a channel named after the namespace,
+ * so operators can see it with `PUBSUB CHANNELS synced-cache:*`. Publishing and subscribing use separate
+ * connections (a subscribed connection cannot publish).
+ *
+ * Given an ioredis `Cluster`, it publishes through that cluster client and subscribes on a connection of
+ * its own to the master that owns the channel's slot: with sharded pub/sub (SPUBLISH/SSUBSCRIBE) on
+ * Redis 7 and later, so a message travels to one shard instead of being broadcast to every node, and
+ * with classic PUBLISH/SUBSCRIBE before 7.
+ */
+export class RedisTransport implements BusTransport {
+  readonly echoesOwnMessages = true;
+  readonly #target: RedisOption;
+
+  constructor(target: RedisOption) {
+    this.#target = target;
+  }
+
+  open(channel: string, handlers: TransportHandlers): TransportConnection {
+    const target = this.#target;
+    if (isCluster(target)) return new ClusterConnection(channel, handlers, target);
+    let publisher: Redis | Cluster;
+    let subscriber: Redis | Cluster;
+    let ownsPublisher: boolean;
+    if (isClient(target)) {
+      publisher = target;
+      subscriber = target.duplicate();
+      ownsPublisher = false;
+    } else if (typeof target === 'string') {
+      publisher = new Redis(target, { ...OWN_CLIENT_DEFAULTS, connectionName: 'synced-cache:pub' });
+      subscriber = new Redis(target, { ...OWN_CLIENT_DEFAULTS, connectionName: 'synced-cache:sub' });
+      ownsPublisher = true;
+    } else {
+      publisher = new Redis({ ...OWN_CLIENT_DEFAULTS, connectionName: 'synced-cache:pub', ...target });
+      subscriber = new Redis({ ...OWN_CLIENT_DEFAULTS, connectionName: 'synced-cache:sub', ...target });
+      ownsPublisher = true;
+    }
+    return new RedisConnection(channel, handlers, publisher, subscriber, ownsPublisher);
+  }
+}
+
+class RedisConnection implements TransportConnection {
+  readonly #channel: string;
+  readonly #handlers: TransportHandlers;
+  readonly #publisher: Redis | Cluster;
+  readonly #subscriber: Redis | Cluster;
+  readonly #ownsPublisher: boolean;
+  #closed = false;
+  // Bumped on every connection change, so a SUBSCRIBE that completes after the socket it was sent on
+  // has closed cannot report the subscription as up.
+  #epoch = 0;
+
+  constructor(
+    channel: string,
+    handlers: TransportHandlers,
+    publisher: Redis | Cluster,
+    subscriber: Redis | Cluster,
+    ownsPublisher: boolean,
+  ) {
+    this.#channel = channel;
+    this.#handlers = handlers;
+    this.#publisher = publisher;
+    this.#subscriber = subscriber;
+    this.#ownsPublisher = ownsPublisher;
+
+    // The message listener is attached before SUBSCRIBE is ever sent.
+    subscriber.on('message', (ch: string, message: string) => {
+      if (ch === this.#channel) this.#handlers.message(message);
+    });
+    subscriber.on('ready', () => this.#subscribe());
+    subscriber.on('close', () => this.#lost('the subscriber connection to Redis closed'));
+    subscriber.on('end', () => this.#lost('the subscriber connection to Redis ended'));
+    subscriber.on('error', (error: Error) => {
+      if (!this.#closed) this.#handlers.error(new BusError(`Redis subscriber: ${error.message}`, { cause: error }));
+    });
+    if (ownsPublisher) {
+      publisher.on('error', (error: Error) => {
+        if (!this.#closed) this.#handlers.error(new BusError(`Redis publisher: ${error.message}`, { cause: error }));
+      });
+    }
+    if (subscriber.status === 'ready') this.#subscribe();
+    else if (subscriber.status === 'wait') void subscriber.connect().catch(() => {});
+  }
+
+  #subscribe(): void {
+    if (this.#closed) return;
+    const epoch = ++this.#epoch;
+    this.#subscriber.subscribe(this.#channel).then(
+      () => {
+        if (!this.#closed && epoch === this.#epoch) this.#handlers.up();
+      },
+      (error: unknown) => {
+        if (this.#closed || epoch !== this.#epoch) return;
+        // The connection is up but SUBSCRIBE failed: drop it so ioredis reconnects and we try again.
+        this.#handlers.down(new BusError('SUBSCRIBE failed', { cause: error }));
+        this.#subscriber.disconnect(true);
+      },
+    );
+  }
+
+  #lost(reason: string): void {
+    this.#epoch++;
+    if (!this.#closed) this.#handlers.down(new BusError(reason));
+  }
+
+  async publish(payload: string): Promise<void> {
+    await this.#publisher.publish(this.#channel, payload);
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#epoch++;
+    // disconnect(), not quit(): QUIT waits for an answer a frozen Redis never sends.
+    this.#subscriber.disconnect();
+    if (this.#ownsPublisher) this.#publisher.disconnect();
+  }
+}
