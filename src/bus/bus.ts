@@ -56,7 +56,8 @@ const SENDER_EXPIRY_INTERVALS = 30;
  *
  * Pub/sub is at-most-once, so the bus never assumes delivery. It declares itself up only after one of
  * its own heartbeats has made the round trip through the transport, and down when one does not come
- * back in time or the transport reports the subscription lost.
+ * back in time (and then has the transport reconnect, with backoff) or the transport reports the
+ * subscription lost.
  * Every invalidation carries the sender's id and a gapless sequence number, and heartbeats carry the
  * last one, so a receiver notices a lost message within a heartbeat interval. Keys that cannot be
  * published are kept (bounded) and sent once the bus is up again.
@@ -84,6 +85,8 @@ export class Bus {
   sent = 0;
   received = 0;
   ignored = 0;
+  /** Times the bus had the transport drop and reopen its connections after an unanswered heartbeat. */
+  reconnects = 0;
 
   constructor(transport: BusTransport, options: BusOptions, handlers: BusHandlers) {
     this.#options = options;
@@ -269,10 +272,22 @@ export class Bus {
       if (this.#status === 'up') this.#publishKept();
     } else {
       const verdict = this.#liveness.beat(now);
-      if (verdict === 'unanswered' && this.#status !== 'down') {
-        this.#setStatus('down', new BusError(`heartbeat not answered within ${this.#options.heartbeat.timeout} ms`));
-      }
+      if (verdict === 'unanswered') this.#heartbeatUnanswered(now);
       if (verdict !== 'wait') this.#sendProbe();
+    }
+  }
+
+  #heartbeatUnanswered(now: number): void {
+    if (this.#status !== 'down')
+      this.#setStatus('down', new BusError(`heartbeat not answered within ${this.#options.heartbeat.timeout} ms`));
+    // The connections may look fine and be dead (a path that vanished without a reset): make new ones.
+    if (this.#connection.reconnect !== undefined && this.#liveness.reconnectDue(now)) {
+      this.reconnects++;
+      try {
+        this.#connection.reconnect();
+      } catch (error) {
+        this.#handlers.error(new BusError('the transport failed to reconnect', { cause: error }));
+      }
     }
   }
 
@@ -326,6 +341,8 @@ export class Bus {
       // Sequences we saw before are no baseline after messages may have been missed; the flush on
       // reconnect covers what was lost.
       this.#senders.forgetAll();
+    } else if (status === 'up') {
+      this.#liveness.wentUp();
     }
     try {
       this.#handlers.status(status, previous, reason);

@@ -7,6 +7,9 @@ export type BeatVerdict =
   /** The probe out there is older than the timeout: the bus is not up; send a new one. */
   | 'unanswered';
 
+// The longest wait between two reconnects while the bus stays down.
+const MAX_RECONNECT_BACKOFF = 30_000;
+
 /**
  * Whether the bus is proven up, judged from its own heartbeats coming back (echoing transports only).
  *
@@ -15,8 +18,10 @@ export type BeatVerdict =
  * after the bus last went down (at or above the up floor) can bring it up: an answer to an older one
  * proves nothing about now. A late beat (the event loop stalled longer than `interval + timeout / 2`, so
  * the answer may be waiting unread in the socket: timers run before I/O is polled) is excused once per
- * probe and judged at the next beat, so timers that are always late cannot hide a dead bus. No I/O: the
- * bus sends the probes.
+ * probe and judged at the next beat, so timers that are always late cannot hide a dead bus. An unanswered
+ * probe calls for a reconnect (a connection whose path died silently would otherwise wait for the
+ * kernel's TCP timeouts): at once for the first after the bus was up, then, while it stays down, after
+ * `timeout × 2^n` (at most 30 s) since the n-th. No I/O: the bus sends the probes and reconnects.
  */
 export class Liveness {
   readonly #interval: number;
@@ -25,6 +30,8 @@ export class Liveness {
   #probe: { nonce: number; sentAt: number; stallExcused: boolean } | undefined;
   #upFloor = 1;
   #lastBeat: number;
+  #reconnects = 0;
+  #lastReconnect = Number.NEGATIVE_INFINITY;
 
   constructor(heartbeat: { interval: number; timeout: number }, now: number) {
     this.#interval = heartbeat.interval;
@@ -68,5 +75,20 @@ export class Liveness {
   /** The bus went down: only heartbeats sent from now on can bring it back up. */
   wentDown(): void {
     this.#upFloor = this.#nonce + 1;
+  }
+
+  /** The bus is proven up: the next unanswered probe reconnects at once. */
+  wentUp(): void {
+    this.#reconnects = 0;
+    this.#lastReconnect = Number.NEGATIVE_INFINITY;
+  }
+
+  /** After an unanswered probe: whether to reconnect now, by the backoff. Counts the reconnect when it says yes. */
+  reconnectDue(now: number): boolean {
+    const wait = this.#reconnects === 0 ? 0 : Math.min(this.#timeout * 2 ** this.#reconnects, MAX_RECONNECT_BACKOFF);
+    if (now - this.#lastReconnect < wait) return false;
+    this.#reconnects++;
+    this.#lastReconnect = now;
+    return true;
   }
 }

@@ -98,20 +98,35 @@ export class ClusterConnection implements TransportConnection {
 
   #fail(epoch: number, error: Error): void {
     if (this.#closed || epoch !== this.#epoch) return;
+    const wasUp = this.#up;
+    this.#restart();
+    if (wasUp) this.#handlers.down(error);
+    else this.#handlers.error(error);
+  }
+
+  /** Gives up the subscriber and schedules a fresh one, by the backoff. */
+  #restart(): void {
     this.#epoch++;
     const subscriber = this.#subscriber;
     this.#subscriber = undefined;
     subscriber?.disconnect();
-    if (this.#up) {
-      this.#up = false;
-      this.#handlers.down(error);
-    } else {
-      this.#handlers.error(error);
-    }
+    this.#up = false;
     // The slot may have a new owner (a replica promoted, or resharding): ask the cluster again.
     if (this.#cluster.status === 'ready') this.#cluster.refreshSlotsCache();
     this.#timer = setTimeout(() => void this.#connect(), retryStrategy(++this.#attempt));
     this.#timer.unref();
+  }
+
+  /**
+   * Drops the subscriber connection and makes a new one to wherever the slot lives now. The publishing
+   * side is the application's cluster client, left as it is. Nothing to do while a new subscriber is
+   * already scheduled.
+   */
+  reconnect(): void {
+    if (this.#closed || this.#subscriber === undefined) return;
+    const wasUp = this.#up;
+    this.#restart();
+    if (wasUp) this.#handlers.down(new BusError('the subscriber connection to the Redis Cluster node was dropped to reconnect'));
   }
 
   async publish(payload: string): Promise<void> {

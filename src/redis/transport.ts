@@ -1,4 +1,4 @@
-import { type Cluster, Redis } from 'ioredis';
+import { Redis } from 'ioredis';
 import type { BusTransport, TransportConnection, TransportHandlers } from '../bus/transport.js';
 import { BusError } from '../errors.js';
 import { isClient, isCluster, OWN_CLIENT_DEFAULTS, type RedisOption } from './clients.js';
@@ -25,8 +25,8 @@ export class RedisTransport implements BusTransport {
   open(channel: string, handlers: TransportHandlers): TransportConnection {
     const target = this.#target;
     if (isCluster(target)) return new ClusterConnection(channel, handlers, target);
-    let publisher: Redis | Cluster;
-    let subscriber: Redis | Cluster;
+    let publisher: Redis;
+    let subscriber: Redis;
     let ownsPublisher: boolean;
     if (isClient(target)) {
       publisher = target;
@@ -48,21 +48,15 @@ export class RedisTransport implements BusTransport {
 class RedisConnection implements TransportConnection {
   readonly #channel: string;
   readonly #handlers: TransportHandlers;
-  readonly #publisher: Redis | Cluster;
-  readonly #subscriber: Redis | Cluster;
+  readonly #publisher: Redis;
+  readonly #subscriber: Redis;
   readonly #ownsPublisher: boolean;
   #closed = false;
   // Bumped on every connection change, so a SUBSCRIBE that completes after the socket it was sent on
   // has closed cannot report the subscription as up.
   #epoch = 0;
 
-  constructor(
-    channel: string,
-    handlers: TransportHandlers,
-    publisher: Redis | Cluster,
-    subscriber: Redis | Cluster,
-    ownsPublisher: boolean,
-  ) {
+  constructor(channel: string, handlers: TransportHandlers, publisher: Redis, subscriber: Redis, ownsPublisher: boolean) {
     this.#channel = channel;
     this.#handlers = handlers;
     this.#publisher = publisher;
@@ -113,6 +107,13 @@ class RedisConnection implements TransportConnection {
     await this.#publisher.publish(this.#channel, payload);
   }
 
+  /** Drops both connections (only the subscriber when the publisher is the application's client). */
+  reconnect(): void {
+    if (this.#closed) return;
+    drop(this.#subscriber);
+    if (this.#ownsPublisher) drop(this.#publisher);
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
@@ -121,4 +122,13 @@ class RedisConnection implements TransportConnection {
     this.#subscriber.disconnect();
     if (this.#ownsPublisher) this.#publisher.disconnect();
   }
+}
+
+/**
+ * Destroys the client's socket, as a reset from the network would: ioredis then reconnects by its retry
+ * strategy. Not `disconnect(true)`, which ends the socket politely and waits `disconnectTimeout` for a
+ * peer that, on a dead path, never answers. A socket already gone (a reconnect scheduled) is left alone.
+ */
+function drop(client: Redis): void {
+  (client.stream as Redis['stream'] | undefined)?.destroy();
 }
