@@ -26,6 +26,12 @@ export interface BusHandlers {
   status(status: BusStatus, previous: BusStatus, reason: Error | undefined): void;
   /** A message was ignored, or the transport reported an error. */
   error(error: Error): void;
+  /**
+   * The bus has not come up within {@link NOT_UP_BEATS} heartbeat intervals of its start. Called once,
+   * and only if it never came up; `reason` is a {@link BusError} whose message ends with what failed
+   * last (ECONNREFUSED, an AUTH failure, an unanswered heartbeat), that failure as its `cause`.
+   */
+  notUp?(reason: Error): void;
 }
 
 export interface BusOptions {
@@ -39,6 +45,12 @@ export interface BusOptions {
   /** Most senders whose sequence numbers are remembered. @default {@link MAX_SENDERS} */
   maxSenders?: number;
 }
+
+/**
+ * Heartbeat intervals after its start at which a bus that never came up says so ({@link BusHandlers.notUp}):
+ * 3 s by default. A bus normally comes up within one round trip to Redis.
+ */
+export const NOT_UP_BEATS = 3;
 
 /**
  * Senders remembered at most, by default. About 150 bytes each, so 1.5 MB at most; a namespace with
@@ -80,6 +92,10 @@ export class Bus {
   #status: BusStatus = 'connecting';
   #transportUp = false;
   #seq = 0;
+  #beats = 0;
+  #everUp = false;
+  /** The latest failure reported while not up: what {@link BusHandlers.notUp} names. */
+  #lastFailure: Error | undefined;
 
   /** Keys published, received and messages ignored, for stats. A `'*'` counts as one key. */
   sent = 0;
@@ -110,7 +126,7 @@ export class Bus {
       message: (payload) => whenOpen(() => this.#receive(payload)),
       up: () => whenOpen(() => this.#transportChanged(true, undefined)),
       down: (reason) => whenOpen(() => this.#transportChanged(false, reason)),
-      error: (error) => whenOpen(() => this.#handlers.error(error)),
+      error: (error) => whenOpen(() => this.#transportFailed(error)),
     });
     opened = true;
     // Every transport gets heartbeats: they carry the sender's last sequence number, so a lost message is
@@ -142,6 +158,11 @@ export class Bus {
   /** Senders whose sequence numbers are remembered now. */
   get sendersTracked(): number {
     return this.#senders.size;
+  }
+
+  /** Why the bus is not up, as last reported (the transport's error, or an unanswered heartbeat); `undefined` while up. */
+  get failure(): Error | undefined {
+    return this.#status === 'up' ? undefined : this.#lastFailure;
   }
 
   get status(): BusStatus {
@@ -252,6 +273,7 @@ export class Bus {
     if (this.#status === 'closed') return;
     this.#transportUp = up;
     if (!up) {
+      this.#lastFailure = reason ?? this.#lastFailure;
       this.#setStatus('down', reason);
     } else if (!this.#echo) {
       this.#setStatus('up', undefined);
@@ -263,10 +285,16 @@ export class Bus {
     }
   }
 
+  #transportFailed(error: Error): void {
+    if (this.#status !== 'up') this.#lastFailure = error;
+    this.#handlers.error(error);
+  }
+
   #beat(): void {
     if (this.#status === 'closed') return;
     const now = this.#options.clock.now();
     this.#senders.expire(now);
+    this.#beats++;
     if (!this.#echo) {
       this.#announceSeq();
       if (this.#status === 'up') this.#publishKept();
@@ -275,11 +303,14 @@ export class Bus {
       if (verdict === 'unanswered') this.#heartbeatUnanswered(now);
       if (verdict !== 'wait') this.#sendProbe();
     }
+    if (this.#beats === NOT_UP_BEATS && !this.#everUp) this.#reportNotUp();
   }
 
   #heartbeatUnanswered(now: number): void {
-    if (this.#status !== 'down')
-      this.#setStatus('down', new BusError(`heartbeat not answered within ${this.#options.heartbeat.timeout} ms`));
+    const failure = new BusError(`heartbeat not answered within ${this.#options.heartbeat.timeout} ms`);
+    // What the transport said is the better reason: it names the cause (ECONNREFUSED, WRONGPASS).
+    this.#lastFailure ??= failure;
+    if (this.#status !== 'down') this.#setStatus('down', failure);
     // The connections may look fine and be dead (a path that vanished without a reset): make new ones.
     if (this.#connection.reconnect !== undefined && this.#liveness.reconnectDue(now)) {
       this.reconnects++;
@@ -289,6 +320,15 @@ export class Bus {
         this.#handlers.error(new BusError('the transport failed to reconnect', { cause: error }));
       }
     }
+  }
+
+  #reportNotUp(): void {
+    const last = this.#lastFailure;
+    const after = `${NOT_UP_BEATS} heartbeat intervals (${NOT_UP_BEATS * this.#options.heartbeat.interval} ms)`;
+    const what = last?.message ?? 'the transport has not reported the subscription in place';
+    this.#handlers.notUp?.(
+      new BusError(`the bus has not come up within ${after}: ${what}`, last === undefined ? undefined : { cause: last }),
+    );
   }
 
   /** A heartbeat without echo: tells receivers our last sequence number, so they notice a lost message. */
@@ -342,6 +382,8 @@ export class Bus {
       // reconnect covers what was lost.
       this.#senders.forgetAll();
     } else if (status === 'up') {
+      this.#everUp = true;
+      this.#lastFailure = undefined;
       this.#liveness.wentUp();
     }
     try {

@@ -52,6 +52,8 @@ class RedisConnection implements TransportConnection {
   readonly #subscriber: Redis;
   readonly #ownsPublisher: boolean;
   #closed = false;
+  /** The subscriber's last error since it was last ready: why its connection closed, for the down reason. */
+  #lastError: Error | undefined;
   // Bumped on every connection change, so a SUBSCRIBE that completes after the socket it was sent on
   // has closed cannot report the subscription as up.
   #epoch = 0;
@@ -67,10 +69,14 @@ class RedisConnection implements TransportConnection {
     subscriber.on('message', (ch: string, message: string) => {
       if (ch === this.#channel) this.#handlers.message(message);
     });
-    subscriber.on('ready', () => this.#subscribe());
+    subscriber.on('ready', () => {
+      this.#lastError = undefined;
+      this.#subscribe();
+    });
     subscriber.on('close', () => this.#lost('the subscriber connection to Redis closed'));
     subscriber.on('end', () => this.#lost('the subscriber connection to Redis ended'));
     subscriber.on('error', (error: Error) => {
+      this.#lastError = error;
       if (!this.#closed) this.#handlers.error(new BusError(`Redis subscriber: ${error.message}`, { cause: error }));
     });
     if (ownsPublisher) {
@@ -98,9 +104,12 @@ class RedisConnection implements TransportConnection {
     );
   }
 
-  #lost(reason: string): void {
+  #lost(what: string): void {
     this.#epoch++;
-    if (!this.#closed) this.#handlers.down(new BusError(reason));
+    if (this.#closed) return;
+    // ioredis reports why (ECONNREFUSED, WRONGPASS, ...) as an 'error' just before the close.
+    const error = this.#lastError;
+    this.#handlers.down(error === undefined ? new BusError(what) : new BusError(`${what}: ${error.message}`, { cause: error }));
   }
 
   async publish(payload: string): Promise<void> {

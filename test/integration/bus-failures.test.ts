@@ -1,0 +1,65 @@
+// What a user sees when the bus cannot connect: a wrong or unreachable URL, a wrong password. Real
+// redis-servers started by the test, real ioredis clients.
+import { describe, expect, it, onTestFinished } from 'vitest';
+import { freePort } from '../../scripts/redis-server.mjs';
+import { Bus, NOT_UP_BEATS } from '../../src/bus/bus.js';
+import { type BusDownEvent, BusError, RedisTransport } from '../../src/index.js';
+import { makeCache, uniqueNamespace } from '../helpers/factory.js';
+import { waitFor } from '../helpers/wait.js';
+
+const fast = { interval: 100, timeout: 200 };
+
+/** A Bus (the core's part) on a real Redis transport, recording what it reports. */
+function busOn(url: string) {
+  const seen = { downs: [] as (Error | undefined)[], errors: [] as Error[], notUp: [] as Error[] };
+  const bus = new Bus(
+    new RedisTransport(url),
+    {
+      namespace: uniqueNamespace(),
+      heartbeat: fast,
+      maxPendingKeys: 10,
+      maxMessageBytes: 1 << 20,
+      publishTimeout: 200,
+      clock: performance,
+    },
+    {
+      invalidate: () => {},
+      gap: () => {},
+      status: (status, _previous, reason) => {
+        if (status === 'down') seen.downs.push(reason);
+      },
+      error: (error) => seen.errors.push(error),
+      notUp: (reason) => seen.notUp.push(reason),
+    },
+  );
+  onTestFinished(() => bus.close());
+  return { bus, seen };
+}
+
+describe('an unreachable Redis', () => {
+  it("puts the connection error's message in the bus:down reason", async () => {
+    const url = `redis://127.0.0.1:${await freePort()}`;
+    const cache = makeCache({ namespace: uniqueNamespace(), redis: url, heartbeat: fast });
+    const downs: BusDownEvent[] = [];
+    cache.on('bus:down', (event) => downs.push(event));
+    cache.on('error', () => {});
+    await waitFor(() => downs.length > 0, 'bus:down');
+    expect(downs[0]?.reason).toBeInstanceOf(BusError);
+    expect(downs[0]?.reason?.message).toMatch(/^the subscriber connection to Redis closed: connect ECONNREFUSED 127\.0\.0\.1:\d+$/);
+  });
+
+  it(`is named, once, when the bus has not come up within ${NOT_UP_BEATS} heartbeat intervals`, async () => {
+    const port = await freePort();
+    const { seen } = busOn(`redis://127.0.0.1:${port}`);
+    await waitFor(() => seen.notUp.length > 0, 'notUp', 5_000);
+    expect(seen.notUp[0]).toBeInstanceOf(BusError);
+    expect(seen.notUp[0]?.message).toMatch(
+      new RegExp(
+        `^the bus has not come up within ${NOT_UP_BEATS} heartbeat intervals \\(${NOT_UP_BEATS * fast.interval} ms\\): .*ECONNREFUSED 127\\.0\\.0\\.1:${port}$`,
+      ),
+    );
+    const count = seen.errors.length;
+    await waitFor(() => seen.errors.length > count + 2, 'more failed attempts');
+    expect(seen.notUp).toHaveLength(1);
+  });
+});
