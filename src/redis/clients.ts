@@ -13,6 +13,14 @@ export type RedisTransportTarget = RedisOption;
 // Reconnect quickly: while the bus is down every process reads around its memory tier.
 export const retryStrategy = (times: number): number => Math.min(50 * 2 ** Math.min(times, 5), 1_000);
 
+/**
+ * disconnect() ends a socket and destroys it after `disconnectTimeout` (2 s by default) unless it closes
+ * first; a socket that had already failed (ECONNREFUSED) never closes again, so the timer alone kept a
+ * process alive for 2 s after close(). The bus needs no polite end: it disconnects only after its last
+ * publish has settled.
+ */
+export const CLOSE_AT_ONCE: RedisOptions = { disconnectTimeout: 0 };
+
 /** Options of the clients the transport creates itself (a URL or options given). */
 export const OWN_CLIENT_DEFAULTS: RedisOptions = {
   // Commands must fail fast while disconnected: the bus keeps its own queue of unpublished keys,
@@ -23,6 +31,7 @@ export const OWN_CLIENT_DEFAULTS: RedisOptions = {
   maxRetriesPerRequest: 1,
   retryStrategy,
   connectionName: 'synced-cache',
+  ...CLOSE_AT_ONCE,
 };
 
 // Our cluster subscriber reconnects through the transport alone, because after a failure the slot may
@@ -35,6 +44,7 @@ export const CLUSTER_SUBSCRIBER_OPTIONS: RedisOptions = {
   retryStrategy: () => null,
   readOnly: false,
   connectionName: 'synced-cache:sub',
+  ...CLOSE_AT_ONCE,
 };
 
 export function isCluster(target: RedisOption): target is Cluster {

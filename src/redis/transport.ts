@@ -1,7 +1,7 @@
 import { Redis } from 'ioredis';
 import type { BusTransport, TransportConnection, TransportHandlers } from '../bus/transport.js';
 import { BusError } from '../errors.js';
-import { isClient, isCluster, OWN_CLIENT_DEFAULTS, type RedisOption } from './clients.js';
+import { CLOSE_AT_ONCE, isClient, isCluster, OWN_CLIENT_DEFAULTS, type RedisOption } from './clients.js';
 import { ClusterConnection } from './cluster-transport.js';
 
 /**
@@ -30,7 +30,7 @@ export class RedisTransport implements BusTransport {
     let ownsPublisher: boolean;
     if (isClient(target)) {
       publisher = target;
-      subscriber = target.duplicate();
+      subscriber = target.duplicate(CLOSE_AT_ONCE);
       ownsPublisher = false;
     } else if (typeof target === 'string') {
       publisher = new Redis(target, { ...OWN_CLIENT_DEFAULTS, connectionName: 'synced-cache:pub' });

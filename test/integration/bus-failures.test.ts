@@ -1,10 +1,13 @@
 // What a user sees when the bus cannot connect: a wrong or unreachable URL, a wrong password. Real
 // redis-servers started by the test, real ioredis clients.
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { freePort } from '../../scripts/redis-server.mjs';
 import { Bus, NOT_UP_BEATS } from '../../src/bus/bus.js';
 import { type BusDownEvent, BusError, RedisTransport } from '../../src/index.js';
 import { makeCache, uniqueNamespace } from '../helpers/factory.js';
+import { startTcpProxy } from '../helpers/tcp-proxy.js';
 import { waitFor } from '../helpers/wait.js';
 
 const fast = { interval: 100, timeout: 200 };
@@ -61,5 +64,48 @@ describe('an unreachable Redis', () => {
     const count = seen.errors.length;
     await waitFor(() => seen.errors.length > count + 2, 'more failed attempts');
     expect(seen.notUp).toHaveLength(1);
+  });
+});
+
+describe('close() with Redis unreachable', () => {
+  const script = fileURLToPath(new URL('../fixtures/close-exit.mjs', import.meta.url));
+
+  /** Runs the fixture to its own exit (killed after 10 s); resolves what it reported. */
+  function run(env: Record<string, string>): Promise<{ code: number | null; lingeredMs: number; holding: string[] }> {
+    return new Promise((resolve, reject) => {
+      const child = spawn(process.execPath, [script], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+      let out = '';
+      child.stdout.on('data', (chunk: Buffer) => {
+        out += chunk;
+      });
+      const killer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      child.once('error', reject);
+      child.once('exit', (code) => {
+        clearTimeout(killer);
+        try {
+          resolve({ code, ...JSON.parse(out) });
+        } catch {
+          reject(new Error(`the fixture did not exit by itself within 10 s (code ${code}, output ${JSON.stringify(out)})`));
+        }
+      });
+    });
+  }
+
+  it.each([
+    ['refused, after the first failure', 'refused', 'down'],
+    ['refused, while reconnecting', 'refused', 'attempts'],
+    ['refused, at once', 'refused', 'nothing'],
+    ['accepted and never answered', 'held', 'attempts'],
+  ])('lets the process exit within 500 ms after it resolves: %s', async (_, kind, waitFor) => {
+    let url = `redis://127.0.0.1:${await freePort()}`;
+    if (kind === 'held') {
+      const proxy = await startTcpProxy(await freePort());
+      onTestFinished(() => proxy.close());
+      proxy.blackhole('hold');
+      url = proxy.url;
+    }
+    const result = await run({ BUS_URL: url, WAIT_FOR: waitFor });
+    expect(result.code).toBe(0);
+    expect(result.lingeredMs, `still held by ${result.holding.join(', ')}`).toBeLessThan(500);
   });
 });
