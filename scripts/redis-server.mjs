@@ -31,12 +31,14 @@ function canConnect(port) {
   return new Promise((resolve) => {
     const sock = connect({ port, host: '127.0.0.1' });
     sock.once('connect', () => {
-      // A PING proves redis is serving, not only that the port is bound.
+      // A PING proves redis is serving, not only that the port is bound (a server started with
+      // --requirepass answers it with NOAUTH, which proves as much).
       sock.write('PING\r\n');
     });
     sock.once('data', (d) => {
       sock.destroy();
-      resolve(d.toString().startsWith('+PONG'));
+      const reply = d.toString();
+      resolve(reply.startsWith('+PONG') || reply.startsWith('-NOAUTH'));
     });
     sock.once('error', () => {
       sock.destroy();
@@ -55,7 +57,8 @@ async function waitUntil(check, timeoutMs, what) {
 }
 
 /**
- * A redis-server child process on 127.0.0.1.
+ * A redis-server child process on 127.0.0.1. `args` go to redis-server after ours, e.g.
+ * `['--requirepass', 'secret']` or `['--user', 'alice', 'on', '>pass', '~*', '&*', '+@all']`.
  * @param {{ port?: number, args?: string[] }} [options]
  */
 export async function startRedisServer(options = {}) {

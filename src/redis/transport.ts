@@ -3,6 +3,7 @@ import type { BusTransport, TransportConnection, TransportHandlers } from '../bu
 import { BusError } from '../errors.js';
 import { CLOSE_AT_ONCE, isClient, isCluster, OWN_CLIENT_DEFAULTS, type RedisOption } from './clients.js';
 import { ClusterConnection } from './cluster-transport.js';
+import { Scrubber, secretsOf } from './scrub.js';
 
 /**
  * The Redis pub/sub transport: a plain PUBLISH/SUBSCRIBE on a channel named after the namespace,
@@ -13,16 +14,40 @@ import { ClusterConnection } from './cluster-transport.js';
  * its own to the master that owns the channel's slot: with sharded pub/sub (SPUBLISH/SSUBSCRIBE) on
  * Redis 7 and later, so a message travels to one shard instead of being broadcast to every node, and
  * with classic PUBLISH/SUBSCRIBE before 7.
+ *
+ * Every error it hands out (down reasons, reported errors, rejected publishes) is a copy with the
+ * credentials masked, down its `cause` chain: ioredis attaches the AUTH command, password included, to
+ * the error of a failed login.
  */
 export class RedisTransport implements BusTransport {
   readonly echoesOwnMessages = true;
   readonly #target: RedisOption;
+  readonly #scrubber: Scrubber;
 
   constructor(target: RedisOption) {
     this.#target = target;
+    this.#scrubber = new Scrubber(secretsOf(target));
   }
 
   open(channel: string, handlers: TransportHandlers): TransportConnection {
+    const scrubber = this.#scrubber;
+    const connection = this.#open(channel, {
+      message: (payload) => handlers.message(payload),
+      up: () => handlers.up(),
+      down: (reason) => handlers.down(scrubber.error(reason)),
+      error: (error) => handlers.error(scrubber.error(error)),
+    });
+    return {
+      publish: (payload) =>
+        connection.publish(payload).catch((error: unknown) => {
+          throw scrubber.error(error);
+        }),
+      close: () => connection.close(),
+      reconnect: () => connection.reconnect?.(),
+    };
+  }
+
+  #open(channel: string, handlers: TransportHandlers): TransportConnection {
     const target = this.#target;
     if (isCluster(target)) return new ClusterConnection(channel, handlers, target);
     let publisher: Redis;

@@ -1,11 +1,13 @@
-// What a user sees when the bus cannot connect: a wrong or unreachable URL, a wrong password. Real
-// redis-servers started by the test, real ioredis clients.
+// What a user sees when the bus cannot connect (a wrong or unreachable URL, a wrong password), and what
+// close() leaves behind then. Real redis-servers started by the test, real ioredis clients, real processes.
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { describe, expect, it, onTestFinished } from 'vitest';
-import { freePort } from '../../scripts/redis-server.mjs';
+import { inspect } from 'node:util';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
+import { freePort, type RedisServer, startRedisServer } from '../../scripts/redis-server.mjs';
 import { Bus, NOT_UP_BEATS } from '../../src/bus/bus.js';
-import { type BusDownEvent, BusError, RedisTransport } from '../../src/index.js';
+import { type BusDownEvent, BusError, type RedisOption, RedisTransport } from '../../src/index.js';
 import { makeCache, uniqueNamespace } from '../helpers/factory.js';
 import { startTcpProxy } from '../helpers/tcp-proxy.js';
 import { waitFor } from '../helpers/wait.js';
@@ -107,5 +109,58 @@ describe('close() with Redis unreachable', () => {
     const result = await run({ BUS_URL: url, WAIT_FOR: waitFor });
     expect(result.code).toBe(0);
     expect(result.lingeredMs, `still held by ${result.holding.join(', ')}`).toBeLessThan(500);
+  });
+});
+
+describe('wrong credentials', () => {
+  let server: RedisServer;
+  beforeAll(async () => {
+    server = await startRedisServer({
+      args: ['--requirepass', 'the-right-pass', '--user', 'alice', 'on', '>alice-right-pass', '~*', '&*', '+@all'],
+    });
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  const WRONG = ['wrong-pass-Zq1', 'bob-pass-Zq2', 'alice-wrong-Zq3', 'options-pass-Zq4', 'client-pass-Zq5'];
+
+  /** Every error a cache hands out (error events and bus:down reasons) on this target, once AUTH has failed. */
+  async function errorsOn(redis: RedisOption): Promise<Error[]> {
+    const cache = makeCache({ namespace: uniqueNamespace(), redis, heartbeat: fast });
+    const errors: Error[] = [];
+    cache.on('error', (error) => errors.push(error));
+    cache.on('bus:down', ({ reason }) => {
+      if (reason !== undefined) errors.push(reason);
+    });
+    await waitFor(() => errors.filter((e) => /WRONGPASS/.test(e.message)).length >= 3, 'AUTH to fail, and be retried');
+    await cache.close();
+    return errors;
+  }
+
+  it.each([
+    ['a wrong password for the default user', () => `redis://:${WRONG[0]}@127.0.0.1:${server.port}`],
+    ['an unknown user', () => `redis://bob:${WRONG[1]}@127.0.0.1:${server.port}`],
+    ['a wrong password for an ACL user', () => `redis://alice:${WRONG[2]}@127.0.0.1:${server.port}`],
+    ['ioredis options', () => ({ host: '127.0.0.1', port: server.port, username: 'alice', password: WRONG[3] })],
+  ])('with %s, no error handed out holds the password, however deep it is inspected', async (_, target) => {
+    const errors = await errorsOn(target());
+    expect(errors.length).toBeGreaterThan(0);
+    for (const error of errors) {
+      const text = inspect(error, { depth: Number.POSITIVE_INFINITY, showHidden: true });
+      for (const secret of WRONG) expect(text).not.toContain(secret);
+    }
+    // The reason still says what failed, and the failed command is still there to see, masked.
+    const down = errors.find((e) => e.message.startsWith('the subscriber connection to Redis closed: WRONGPASS'));
+    expect(down).toBeInstanceOf(BusError);
+    expect(inspect(down, { depth: Number.POSITIVE_INFINITY })).toMatch(/command: \{ name: 'auth', args: \[ (?:'\w+', )?'\*\*\*' \] \}/);
+  });
+
+  it("with an application's client (duplicated to subscribe), no error handed out holds its password", async () => {
+    const client = new Redis({ host: '127.0.0.1', port: server.port, password: WRONG[4], lazyConnect: true, enableOfflineQueue: false });
+    client.on('error', () => {});
+    onTestFinished(() => client.disconnect());
+    const errors = await errorsOn(client);
+    for (const error of errors) expect(inspect(error, { depth: Number.POSITIVE_INFINITY, showHidden: true })).not.toContain(WRONG[4]);
   });
 });
