@@ -69,10 +69,9 @@ const SENDER_EXPIRY_INTERVALS = 30;
  * Pub/sub is at-most-once, so the bus never assumes delivery. It declares itself up only after one of
  * its own heartbeats has made the round trip through the transport, and down when one does not come
  * back in time (and then has the transport reconnect, with backoff) or the transport reports the
- * subscription lost.
- * Every invalidation carries the sender's id and a gapless sequence number, and heartbeats carry the
- * last one, so a receiver notices a lost message within a heartbeat interval. Keys that cannot be
- * published are kept (bounded) and sent once the bus is up again.
+ * subscription lost. Every invalidation carries the sender's id and a gapless sequence number, and
+ * heartbeats carry the last one, so a receiver notices a lost message within a heartbeat interval.
+ * Keys that cannot be published are kept (bounded) and sent once the bus is up again.
  */
 export class Bus {
   /** This instance's id on the bus; its own messages are recognised by it. */
