@@ -31,7 +31,8 @@ function canConnect(port) {
   return new Promise((resolve) => {
     const sock = connect({ port, host: '127.0.0.1' });
     sock.once('connect', () => {
-      // A PING proves redis is serving, not only that the port is bound.
+      // A PING proves redis is serving, not only that the port is bound (a server started with
+      // --requirepass answers it with NOAUTH, which proves as much).
       sock.write('PING\r\n');
     });
     sock.once('data', (d) => {

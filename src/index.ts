@@ -2,8 +2,6 @@ export { BroadcastChannelTransport } from './bus/broadcast-transport.js';
 export type { BusStatus } from './bus/bus.js';
 export type { BusMessage, HeartbeatMessage, InvalidateMessage } from './bus/messages.js';
 export { channelFor, decodeMessage, encodeMessage, MessageType, PROTOCOL_VERSION } from './bus/messages.js';
-export type { RedisTransportTarget } from './bus/redis-transport.js';
-export { RedisTransport } from './bus/redis-transport.js';
 export type { BusTransport, TransportConnection, TransportHandlers } from './bus/transport.js';
 export type { Clock } from './clock.js';
 export { systemClock } from './clock.js';
@@ -13,6 +11,8 @@ export { SyncedKeyvStore } from './keyv/keyv-store.js';
 export { DIAGNOSTICS_CHANNELS } from './observe/diagnostics.js';
 export type { HeartbeatOptions, MemoryOptions, RedisOption, StoreOption, SyncedCacheOptions } from './options.js';
 export { DEFAULTS } from './options.js';
+export type { RedisTransportTarget } from './redis/clients.js';
+export { RedisTransport } from './redis/transport.js';
 export { SyncedCache } from './synced-cache.js';
 export type {
   BusDownEvent,

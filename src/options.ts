@@ -1,7 +1,7 @@
-import type { Cluster, Redis, RedisOptions } from 'ioredis';
 import type { BusTransport } from './bus/transport.js';
 import { checkDuration, checkKnownKeys, checkPositive, describe, fail, isObject, quote } from './check.js';
 import { type Clock, systemClock } from './clock.js';
+import type { RedisOption } from './redis/clients.js';
 import type { StoreOption } from './store/adapter.js';
 
 export type { StoreOption } from './store/adapter.js';
@@ -40,8 +40,7 @@ export interface HeartbeatOptions {
   timeout?: number;
 }
 
-/** What `redis` accepts: a URL, ioredis options, or a client (duplicated for subscribing; never closed by us). */
-export type RedisOption = string | RedisOptions | Redis | Cluster;
+export type { RedisOption } from './redis/clients.js';
 
 /** Options of {@link SyncedCache}. Durations are milliseconds everywhere, as in Keyv and lru-cache. */
 export interface SyncedCacheOptions {

@@ -1,6 +1,5 @@
 import { EventEmitter } from 'node:events';
 import { Bus } from './bus/bus.js';
-import { RedisTransport } from './bus/redis-transport.js';
 import { checkKey, checkKeys } from './check.js';
 import { OutsideChanges } from './coherence/apply.js';
 import { Fences } from './coherence/fences.js';
@@ -13,6 +12,7 @@ import { snapshot } from './observe/stats.js';
 import { callTtl, resolveOptions, type SyncedCacheOptions } from './options.js';
 import { GetOrSet, type Loader } from './read/get-or-set.js';
 import { ReadThrough } from './read/read-through.js';
+import { RedisTransport } from './redis/transport.js';
 import { namespaceOf, openStore, ttlOf } from './store/adapter.js';
 import { StoreCalls } from './store/calls.js';
 import type { KeyRules } from './store/keys.js';

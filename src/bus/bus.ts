@@ -1,8 +1,14 @@
 import { randomUUID } from 'node:crypto';
-import type { Clock } from '../clock.js';
+import { type Clock, withTimeout } from '../clock.js';
 import { BusError, InvalidMessageError } from '../errors.js';
-import { type BusMessage, byteLength, channelFor, decodeMessage, encodeMessage, MessageType } from './messages.js';
+import { Lag, type LagStats } from './lag.js';
+import { Liveness } from './liveness.js';
+import { byteLength, channelFor, decodeMessage, encodeMessage, MessageType, ownMessagePrefix } from './messages.js';
+import { type Batch, keysOf, Outbox } from './outbox.js';
+import { Senders } from './senders.js';
 import type { BusTransport, TransportConnection } from './transport.js';
+
+export type { LagStats } from './lag.js';
 
 /** Where the bus stands. Changed only through `#setStatus`. */
 export type BusStatus = 'connecting' | 'up' | 'down' | 'closed';
@@ -14,12 +20,18 @@ export type FlushCause = 'reconnect' | 'gap' | 'clear';
 export interface BusHandlers {
   /** Another instance changed these keys (or everything, `'*'`). */
   invalidate(keys: readonly string[] | '*', origin: string, sentAt: number): void;
-  /** Messages from `origin` were lost: memory can no longer be trusted as a whole. */
+  /** Messages from `origin` were lost (or may have been): memory can no longer be trusted as a whole. */
   gap(origin: string): void;
   /** The status changed. */
   status(status: BusStatus, previous: BusStatus, reason: Error | undefined): void;
   /** A message was ignored, or the transport reported an error. */
   error(error: Error): void;
+  /**
+   * The bus has not come up within {@link NOT_UP_BEATS} heartbeat intervals of its start. Called once,
+   * and only if it never came up; `reason` is a {@link BusError} whose message ends with what failed
+   * last (ECONNREFUSED, an AUTH failure, an unanswered heartbeat), that failure as its `cause`.
+   */
+  notUp?(reason: Error): void;
 }
 
 export interface BusOptions {
@@ -28,58 +40,38 @@ export interface BusOptions {
   maxPendingKeys: number;
   maxMessageBytes: number;
   publishTimeout: number;
-  /** Time source for heartbeat ages. */
+  /** Time source for heartbeat and sender ages. */
   clock: Clock;
+  /** Most senders whose sequence numbers are remembered. @default {@link MAX_SENDERS} */
+  maxSenders?: number;
 }
 
-/** A batch of keys waiting to be published together, and the callers waiting on it. */
-interface Batch {
-  keys: string[];
-  all: boolean;
-  promise: Promise<void>;
-  resolve: () => void;
-}
+/**
+ * Heartbeat intervals after its start at which a bus that never came up says so ({@link BusHandlers.notUp}):
+ * 3 s by default. A bus normally comes up within one round trip to Redis.
+ */
+export const NOT_UP_BEATS = 3;
 
-interface Sender {
-  seq: number;
-  seenAt: number;
-}
-
-// How many recent lag samples the percentiles are computed over.
-const LAG_WINDOW = 1024;
-
-/** Propagation lag of received invalidations, in milliseconds. */
-export interface LagStats {
-  /** Invalidation messages measured since the start. */
-  count: number;
-  /** Median over the last 1,024 messages. */
-  p50: number;
-  /** 99th percentile over the last 1,024 messages. */
-  p99: number;
-  /** Largest since the start. */
-  max: number;
-}
+/**
+ * Senders remembered at most, by default. About 150 bytes each, so 1.5 MB at most; a namespace with
+ * more live processes than this is beyond what one pub/sub channel is for.
+ */
+export const MAX_SENDERS = 10_000;
 
 // A sender silent for this many heartbeat intervals is gone (or was restarted under a new id).
 const SENDER_EXPIRY_INTERVALS = 30;
 
-function newBatch(): Batch {
-  let resolve!: () => void;
-  const promise = new Promise<void>((r) => {
-    resolve = r;
-  });
-  return { keys: [], all: false, promise, resolve };
-}
-
 /**
- * The invalidation bus: sequencing, batching, liveness and recovery on top of a transport.
+ * The invalidation bus: the status machine that composes sequencing ({@link Senders}), batching and
+ * pending keys ({@link Outbox}), liveness ({@link Liveness}) and lag statistics ({@link Lag}) on top of
+ * a transport, and does their I/O.
  *
  * Pub/sub is at-most-once, so the bus never assumes delivery. It declares itself up only after one of
  * its own heartbeats has made the round trip through the transport, and down when one does not come
- * back in time or the transport reports the subscription lost. Every invalidation carries the sender's
- * id and a gapless sequence number, and heartbeats carry the last one, so a receiver notices a lost
- * message within a heartbeat interval. Keys that cannot be published are kept (bounded) and sent once
- * the bus is up again.
+ * back in time (and then has the transport reconnect, with backoff) or the transport reports the
+ * subscription lost. Every invalidation carries the sender's id and a gapless sequence number, and
+ * heartbeats carry the last one, so a receiver notices a lost message within a heartbeat interval.
+ * Keys that cannot be published are kept (bounded) and sent once the bus is up again.
  */
 export class Bus {
   /** This instance's id on the bus; its own messages are recognised by it. */
@@ -88,43 +80,43 @@ export class Bus {
   readonly #handlers: BusHandlers;
   readonly #echo: boolean;
   readonly #connection: TransportConnection;
-  readonly #senders = new Map<string, Sender>();
   readonly #timer: NodeJS.Timeout | undefined;
   /** How every invalidation this instance sends begins. */
   readonly #ownInvalidation: string;
+  readonly #outbox: Outbox;
+  readonly #liveness: Liveness;
+  readonly #senders: Senders;
+  readonly #lag = new Lag();
 
   #status: BusStatus = 'connecting';
   #transportUp = false;
   #seq = 0;
-  #nonce = 0;
-  /** The heartbeat we wait for: its nonce and when it was sent. */
-  #probe: { nonce: number; sentAt: number; graced: boolean } | undefined;
-  /** Only a heartbeat sent after the bus went down can bring it back up. */
-  #upFloor = 1;
-  #lastBeat: number;
-
-  #inFlight: Batch | undefined;
-  #next: Batch | undefined;
-  readonly #pending = new Set<string>();
-  #pendingAll = false;
-
-  /** Propagation lag of the last received invalidations (sender's clock at sending to applied here), ms. */
-  readonly #lags = new Float64Array(LAG_WINDOW);
-  #lagCount = 0;
-  #lagMax = 0;
+  #beats = 0;
+  #everUp = false;
+  /** The latest failure reported while not up: what {@link BusHandlers.notUp} names. */
+  #lastFailure: Error | undefined;
 
   /** Keys published, received and messages ignored, for stats. A `'*'` counts as one key. */
   sent = 0;
   received = 0;
   ignored = 0;
+  /** Times the bus had the transport drop and reopen its connections after an unanswered heartbeat. */
+  reconnects = 0;
 
   constructor(transport: BusTransport, options: BusOptions, handlers: BusHandlers) {
     this.#options = options;
     this.#handlers = handlers;
     this.#echo = transport.echoesOwnMessages;
-    this.#lastBeat = options.clock.now();
-    const probe = encodeMessage(options.namespace, { type: MessageType.Invalidate, origin: this.id, seq: 0, sentAt: 0, keys: [] });
-    this.#ownInvalidation = probe.slice(0, probe.indexOf(',"q":'));
+    this.#ownInvalidation = ownMessagePrefix(options.namespace, this.id);
+    this.#outbox = new Outbox(options.maxPendingKeys);
+    this.#liveness = new Liveness(options.heartbeat, options.clock.now());
+    this.#senders = new Senders(
+      {
+        max: options.maxSenders ?? MAX_SENDERS,
+        maxAge: SENDER_EXPIRY_INTERVALS * options.heartbeat.interval,
+      },
+      options.clock.now(),
+    );
     // A transport may call back from inside open(); nothing here is ready for that until open() has
     // returned, so such calls are replayed on the next microtask.
     let opened = false;
@@ -133,7 +125,7 @@ export class Bus {
       message: (payload) => whenOpen(() => this.#receive(payload)),
       up: () => whenOpen(() => this.#transportChanged(true, undefined)),
       down: (reason) => whenOpen(() => this.#transportChanged(false, reason)),
-      error: (error) => whenOpen(() => this.#handlers.error(error)),
+      error: (error) => whenOpen(() => this.#transportFailed(error)),
     });
     opened = true;
     // Every transport gets heartbeats: they carry the sender's last sequence number, so a lost message is
@@ -144,11 +136,32 @@ export class Bus {
 
   /** Percentiles of the recent propagation lag. */
   lag(): LagStats {
-    const n = Math.min(this.#lagCount, LAG_WINDOW);
-    if (n === 0) return { count: 0, p50: 0, p99: 0, max: 0 };
-    const sorted = this.#lags.slice(0, n).sort();
-    const at = (q: number) => sorted[Math.min(n - 1, Math.floor(q * n))] as number;
-    return { count: this.#lagCount, p50: at(0.5), p99: at(0.99), max: this.#lagMax };
+    return this.#lag.stats();
+  }
+
+  /** Received invalidations whose lag was left out of {@link lag} as implausible (negative, or over a minute). */
+  get implausibleLags(): number {
+    return this.#lag.implausible;
+  }
+
+  /** Senders forgotten because more than `maxSenders` were heard from (each may have cost a memory flush). */
+  get sendersEvicted(): number {
+    return this.#senders.evicted;
+  }
+
+  /** Senders forgotten after 30 (to 60) heartbeat intervals of silence. */
+  get sendersExpired(): number {
+    return this.#senders.expired;
+  }
+
+  /** Senders whose sequence numbers are remembered now. */
+  get sendersTracked(): number {
+    return this.#senders.size;
+  }
+
+  /** Why the bus is not up, as last reported (the transport's error, or an unanswered heartbeat); `undefined` while up. */
+  get failure(): Error | undefined {
+    return this.#status === 'up' ? undefined : this.#lastFailure;
   }
 
   get status(): BusStatus {
@@ -157,7 +170,7 @@ export class Bus {
 
   /** Keys waiting for the bus to come back (a pending "everything" counts as one). */
   get pendingKeys(): number {
-    return this.#pendingAll ? 1 : this.#pending.size;
+    return this.#outbox.kept;
   }
 
   /**
@@ -171,58 +184,44 @@ export class Bus {
       return Promise.resolve();
     }
     if (this.#status !== 'up') {
-      this.#queuePending(keys);
+      this.#outbox.keep(keys);
       return Promise.resolve();
     }
-    const batch = this.#next ?? newBatch();
-    if (keys === '*') batch.all = true;
-    else if (!batch.all) for (const key of keys) batch.keys.push(key);
-    if (this.#inFlight === undefined) {
-      this.#next = undefined;
-      this.#send(batch);
-    } else {
-      this.#next = batch;
-    }
-    return batch.promise;
+    const done = this.#outbox.add(keys);
+    this.#sendNext();
+    return done;
   }
 
   async close(): Promise<void> {
     if (this.#status === 'closed') return;
     if (this.#timer !== undefined) clearInterval(this.#timer);
     // Let the message in flight and the one queued behind it go out (each bounded by publishTimeout).
-    while (this.#inFlight !== undefined) await this.#inFlight.promise;
+    for (let inFlight = this.#outbox.inFlight; inFlight !== undefined; inFlight = this.#outbox.inFlight) await inFlight;
     this.#setStatus('closed', undefined);
     await this.#connection.close();
   }
 
+  #sendNext(): void {
+    const batch = this.#outbox.takeNext();
+    if (batch !== undefined) this.#send(batch);
+  }
+
   #send(batch: Batch): void {
-    this.#inFlight = batch;
     const seq = ++this.#seq;
     const count = batch.all ? 1 : batch.keys.length;
-    let payload = encodeMessage(this.#options.namespace, {
-      type: MessageType.Invalidate,
-      origin: this.id,
-      seq,
-      sentAt: Date.now(),
-      keys: batch.all ? '*' : batch.keys,
-    });
+    let payload = this.#invalidation(seq, keysOf(batch));
     if (byteLength(payload, this.#options.maxMessageBytes) > this.#options.maxMessageBytes) {
       // Too many keys for one message: receivers drop everything instead, which is always safe.
-      payload = encodeMessage(this.#options.namespace, {
-        type: MessageType.Invalidate,
-        origin: this.id,
-        seq,
-        sentAt: Date.now(),
-        keys: '*',
-      });
+      payload = this.#invalidation(seq, '*');
     }
-    this.#withTimeout(this.#connection.publish(payload)).then(
+    const ms = this.#options.publishTimeout;
+    withTimeout(this.#connection.publish(payload), ms, () => new BusError(`publish timed out after ${ms} ms`)).then(
       () => {
         this.sent += count;
-        this.#finish(batch);
+        this.#settle();
       },
       (error: unknown) => {
-        this.#queuePending(batch.all ? '*' : batch.keys);
+        this.#outbox.keep(keysOf(batch));
         const failure = new BusError(`publish failed, ${count} key(s) queued for the next attempt`, { cause: error });
         try {
           // Receivers will see a gap at our next sequence number and drop their memory. With an echoing
@@ -231,68 +230,49 @@ export class Bus {
           if (this.#echo) this.#setStatus('down', failure);
           else this.#handlers.error(failure);
         } finally {
-          this.#finish(batch);
+          this.#settle();
         }
       },
     );
   }
 
-  #finish(batch: Batch): void {
-    this.#inFlight = undefined;
-    batch.resolve();
-    const next = this.#next;
-    if (next === undefined) return;
-    this.#next = undefined;
-    if (this.#status === 'up') this.#send(next);
-    else {
-      this.#queuePending(next.all ? '*' : next.keys);
-      next.resolve();
-    }
+  /** The batch in flight is done: the one gathering behind it goes out now, or is kept while not up. */
+  #settle(): void {
+    this.#outbox.settle();
+    if (this.#status === 'up') this.#sendNext();
+    else this.#outbox.keepNext();
   }
 
-  #withTimeout(publish: Promise<void>): Promise<void> {
-    const ms = this.#options.publishTimeout;
-    return new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new BusError(`publish timed out after ${ms} ms`)), ms);
-      timer.unref();
-      publish.then(
-        () => {
-          clearTimeout(timer);
-          resolve();
-        },
-        (error: unknown) => {
-          clearTimeout(timer);
-          reject(error);
-        },
-      );
+  #invalidation(seq: number, keys: readonly string[] | '*'): string {
+    return encodeMessage(this.#options.namespace, {
+      type: MessageType.Invalidate,
+      origin: this.id,
+      seq,
+      sentAt: Date.now(),
+      keys: keys as string[] | '*',
     });
   }
 
-  #queuePending(keys: readonly string[] | '*'): void {
-    if (this.#pendingAll) return;
-    if (keys === '*' || this.#pending.size + keys.length > this.#options.maxPendingKeys) {
-      this.#pendingAll = true;
-      this.#pending.clear();
-      return;
-    }
-    for (const key of keys) this.#pending.add(key);
+  #heartbeat(nonce: number): string {
+    return encodeMessage(this.#options.namespace, {
+      type: MessageType.Heartbeat,
+      origin: this.id,
+      seq: this.#seq,
+      nonce,
+      sentAt: Date.now(),
+    });
   }
 
-  #flushPending(): void {
-    if (this.#pendingAll) {
-      this.#pendingAll = false;
-      void this.publish('*');
-    } else if (this.#pending.size > 0) {
-      const keys = [...this.#pending];
-      this.#pending.clear();
-      void this.publish(keys);
-    }
+  #publishKept(): void {
+    const kept = this.#outbox.takeKept();
+    if (kept !== undefined) void this.publish(kept);
   }
 
   #transportChanged(up: boolean, reason: Error | undefined): void {
     if (this.#status === 'closed') return;
     this.#transportUp = up;
     if (!up) {
+      this.#lastFailure = reason ?? this.#lastFailure;
       this.#setStatus('down', reason);
     } else if (!this.#echo) {
       this.#setStatus('up', undefined);
@@ -304,64 +284,61 @@ export class Bus {
     }
   }
 
+  #transportFailed(error: Error): void {
+    if (this.#status !== 'up') this.#lastFailure = error;
+    this.#handlers.error(error);
+  }
+
   #beat(): void {
     if (this.#status === 'closed') return;
     const now = this.#options.clock.now();
-    this.#expireSenders(now);
+    this.#senders.expire(now);
+    this.#beats++;
     if (!this.#echo) {
       this.#announceSeq();
-      if (this.#status === 'up') this.#flushPending();
-      return;
+      if (this.#status === 'up') this.#publishKept();
+    } else {
+      const verdict = this.#liveness.beat(now);
+      if (verdict === 'unanswered') this.#heartbeatUnanswered(now);
+      if (verdict !== 'wait') this.#sendProbe();
     }
-    const probe = this.#probe;
-    const stalled = now - this.#lastBeat > this.#options.heartbeat.interval + this.#options.heartbeat.timeout / 2;
-    this.#lastBeat = now;
-    // After an event-loop stall (a long synchronous task, a GC pause) the answer may be waiting unread
-    // in the socket: timers run before I/O is polled. Judge on the next beat instead of flushing for
-    // nothing, but only once per probe, so that timers that are always late cannot hide a dead bus.
-    if (stalled && probe !== undefined && !probe.graced) {
-      probe.graced = true;
-      return;
-    }
-    if (probe !== undefined) {
-      if (now - probe.sentAt <= this.#options.heartbeat.timeout) return;
-      this.#probe = undefined;
-      if (this.#status !== 'down') {
-        this.#setStatus('down', new BusError(`heartbeat not answered within ${this.#options.heartbeat.timeout} ms`));
+    if (this.#beats === NOT_UP_BEATS && !this.#everUp) this.#reportNotUp();
+  }
+
+  #heartbeatUnanswered(now: number): void {
+    const failure = new BusError(`heartbeat not answered within ${this.#options.heartbeat.timeout} ms`);
+    // What the transport said is the better reason: it names the cause (ECONNREFUSED, WRONGPASS).
+    this.#lastFailure ??= failure;
+    if (this.#status !== 'down') this.#setStatus('down', failure);
+    // The connections may look fine and be dead (a path that vanished without a reset): make new ones.
+    if (this.#connection.reconnect !== undefined && this.#liveness.reconnectDue(now)) {
+      this.reconnects++;
+      try {
+        this.#connection.reconnect();
+      } catch (error) {
+        this.#handlers.error(new BusError('the transport failed to reconnect', { cause: error }));
       }
     }
-    this.#sendProbe();
+  }
+
+  #reportNotUp(): void {
+    const last = this.#lastFailure;
+    const after = `${NOT_UP_BEATS} heartbeat intervals (${NOT_UP_BEATS * this.#options.heartbeat.interval} ms)`;
+    const what = last?.message ?? 'the transport has not reported the subscription in place';
+    this.#handlers.notUp?.(
+      new BusError(`the bus has not come up within ${after}: ${what}`, last === undefined ? undefined : { cause: last }),
+    );
   }
 
   /** A heartbeat without echo: tells receivers our last sequence number, so they notice a lost message. */
   #announceSeq(): void {
-    const payload = encodeMessage(this.#options.namespace, {
-      type: MessageType.Heartbeat,
-      origin: this.id,
-      seq: this.#seq,
-      nonce: ++this.#nonce,
-      sentAt: Date.now(),
-    });
-    this.#connection.publish(payload).catch(() => {});
+    this.#connection.publish(this.#heartbeat(this.#liveness.nextNonce())).catch(() => {});
   }
 
   #sendProbe(): void {
-    const nonce = ++this.#nonce;
-    this.#probe = { nonce, sentAt: this.#options.clock.now(), graced: false };
-    const payload = encodeMessage(this.#options.namespace, {
-      type: MessageType.Heartbeat,
-      origin: this.id,
-      seq: this.#seq,
-      nonce,
-      sentAt: Date.now(),
-    });
+    const nonce = this.#liveness.probe(this.#options.clock.now());
     // A failed heartbeat is reported by its absence.
-    this.#connection.publish(payload).catch(() => {});
-  }
-
-  #expireSenders(now: number): void {
-    const limit = now - SENDER_EXPIRY_INTERVALS * this.#options.heartbeat.interval;
-    for (const [id, sender] of this.#senders) if (sender.seenAt < limit) this.#senders.delete(id);
+    this.#connection.publish(this.#heartbeat(nonce)).catch(() => {});
   }
 
   #receive(payload: unknown): void {
@@ -379,39 +356,19 @@ export class Bus {
       if (message.type === MessageType.Heartbeat) this.#ownHeartbeat(message.nonce);
       return;
     }
-    this.#track(message);
+    const invalidation = message.type === MessageType.Invalidate;
+    if (this.#senders.heard(message.origin, message.seq, invalidation, this.#options.clock.now())) this.#handlers.gap(message.origin);
     if (message.type === MessageType.Invalidate) {
       this.received += message.keys === '*' ? 1 : message.keys.length;
       this.#handlers.invalidate(message.keys, message.origin, message.sentAt);
-      if (message.sentAt > 0) {
-        // Wall clocks of two hosts can disagree; a negative lag says so and is kept at 0.
-        const lag = Math.max(0, Date.now() - message.sentAt);
-        this.#lags[this.#lagCount++ % LAG_WINDOW] = lag;
-        if (lag > this.#lagMax) this.#lagMax = lag;
-      }
+      // A message without a timestamp (0) is not measured.
+      if (message.sentAt > 0) this.#lag.record(message.sentAt, Date.now());
     }
-  }
-
-  /** Checks the sender's sequence; a gap means lost messages. */
-  #track(message: BusMessage): void {
-    const sender = this.#senders.get(message.origin);
-    const now = this.#options.clock.now();
-    if (sender === undefined) {
-      // First sight of this sender: whatever it sent before concerns writes that landed before our
-      // memory could hold anything of theirs, so its current number is our baseline.
-      this.#senders.set(message.origin, { seq: message.seq, seenAt: now });
-      return;
-    }
-    sender.seenAt = now;
-    const expected = message.type === MessageType.Invalidate ? sender.seq + 1 : sender.seq;
-    if (message.seq > expected) this.#handlers.gap(message.origin);
-    // Older numbers are duplicates (a command resent after a reconnect): harmless, never move back.
-    if (message.seq > sender.seq) sender.seq = message.seq;
   }
 
   #ownHeartbeat(nonce: number): void {
-    if (this.#probe !== undefined && nonce >= this.#probe.nonce) this.#probe = undefined;
-    if (this.#status !== 'up' && this.#transportUp && nonce >= this.#upFloor) this.#setStatus('up', undefined);
+    const proves = this.#liveness.answered(nonce);
+    if (this.#status !== 'up' && this.#transportUp && proves) this.#setStatus('up', undefined);
   }
 
   #setStatus(status: BusStatus, reason: Error | undefined): void {
@@ -419,15 +376,19 @@ export class Bus {
     if (previous === status || previous === 'closed') return;
     this.#status = status;
     if (status === 'down') {
-      this.#upFloor = this.#nonce + 1;
+      this.#liveness.wentDown();
       // Sequences we saw before are no baseline after messages may have been missed; the flush on
       // reconnect covers what was lost.
-      this.#senders.clear();
+      this.#senders.forgetAll();
+    } else if (status === 'up') {
+      this.#everUp = true;
+      this.#lastFailure = undefined;
+      this.#liveness.wentUp();
     }
     try {
       this.#handlers.status(status, previous, reason);
     } finally {
-      if (status === 'up') this.#flushPending();
+      if (status === 'up') this.#publishKept();
     }
   }
 }

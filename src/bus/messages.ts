@@ -38,18 +38,26 @@ export function channelFor(namespace: string): string {
   return `synced-cache:${namespace}`;
 }
 
+/**
+ * How every invalidation that `origin` sends on `namespace` begins, so that a sender can recognise its own
+ * invalidations, which Redis echoes back, without parsing what can be a large batch.
+ *
+ * The rule is about the beginning only: everything that identifies the sender (version, namespace, type,
+ * origin) comes first, and whatever follows (sequence, time, keys, and later a signature appended as a
+ * suffix) may change without touching it. {@link encodeMessage} builds every invalidation from this
+ * prefix, so the two cannot drift apart. A heartbeat never begins with it (its type differs): the sender
+ * must decode its own heartbeats to match their nonces.
+ */
+export function ownMessagePrefix(namespace: string, origin: string): string {
+  const head = JSON.stringify({ v: PROTOCOL_VERSION, ns: namespace, t: MessageType.Invalidate, o: origin });
+  return `${head.slice(0, -1)},`;
+}
+
 /** Encodes a message for `namespace`. */
 export function encodeMessage(namespace: string, message: BusMessage): string {
   if (message.type === MessageType.Invalidate) {
-    return JSON.stringify({
-      v: PROTOCOL_VERSION,
-      ns: namespace,
-      t: message.type,
-      o: message.origin,
-      q: message.seq,
-      ts: message.sentAt,
-      k: message.keys,
-    });
+    const keys = JSON.stringify(message.keys);
+    return `${ownMessagePrefix(namespace, message.origin)}"q":${JSON.stringify(message.seq)},"ts":${JSON.stringify(message.sentAt)},"k":${keys}}`;
   }
   return JSON.stringify({
     v: PROTOCOL_VERSION,

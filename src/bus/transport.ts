@@ -16,6 +16,15 @@ export interface TransportConnection {
   publish(payload: string): Promise<void>;
   /** Ends the subscription and closes what the transport opened for it. Idempotent. */
   close(): Promise<void>;
+  /**
+   * Drops the connections this transport opened and opens them afresh. The bus calls it (with backoff)
+   * when one of its heartbeats does not come back: a connection whose network path died silently
+   * (bytes vanish, the socket stays open) is otherwise kept until the kernel's TCP timeouts, minutes to
+   * hours. Returns at once; report the outcome as usual: `down()` if the subscription was up, `up()` once
+   * it is in place again. Connections the application passed in are the application's: leave them as
+   * they are. Optional: a transport without it only ever reconnects by itself.
+   */
+  reconnect?(): void;
 }
 
 /**

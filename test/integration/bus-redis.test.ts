@@ -114,6 +114,31 @@ describe('the Redis bus', () => {
     expect(await b.get('k')).toBe('new');
   });
 
+  it('a bus whose connections go silent (blackholed) reconnects both within 2 s, and its queued invalidation then reaches the others', async () => {
+    const proxy = await startTcpProxy(redis.server.port);
+    onTestFinished(() => proxy.close());
+    const { a, b } = pair({ urlA: proxy.url });
+    await waitFor(() => a.stats().bus === 'up' && b.stats().bus === 'up', 'buses up');
+    await a.set('k', 'old');
+    await waitFor(() => b.stats().invalidations.received === 1, 'B to receive');
+    expect(await b.get('k')).toBe('old');
+    expect(proxy.accepted).toBe(2);
+    // The open connections go silent for good (no reset, no close); a new connection would work.
+    const silencedAt = performance.now();
+    proxy.blackhole('pass');
+    await waitFor(() => a.stats().bus === 'down', 'A down', 1_000);
+    await a.set('k', 'new');
+    expect(a.stats().pendingInvalidations).toBe(1);
+    await waitFor(() => a.stats().bus === 'up', 'A up again on new connections', 2_000);
+    const backAfter = performance.now() - silencedAt;
+    expect(backAfter).toBeLessThan(2_000);
+    // Both the publisher and the subscriber were reopened.
+    expect(proxy.accepted).toBeGreaterThanOrEqual(4);
+    await waitFor(() => b.stats().invalidations.received === 2, 'the queued invalidation to reach B');
+    expect(a.stats().pendingInvalidations).toBe(0);
+    expect(await b.get('k')).toBe('new');
+  });
+
   it('past maxPendingKeys the writer remembers "everything" and every process drops its memory', async () => {
     const proxy = await startTcpProxy(redis.server.port);
     onTestFinished(() => proxy.close());

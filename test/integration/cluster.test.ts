@@ -3,8 +3,8 @@
 import { Cluster } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { type RedisCluster, startRedisCluster } from '../../scripts/redis-cluster.mjs';
-import { keySlot } from '../../src/bus/redis-transport.js';
-import { SyncedCache } from '../../src/index.js';
+import { RedisTransport, SyncedCache } from '../../src/index.js';
+import { keySlot } from '../../src/redis/key-slot.js';
 import { uniqueNamespace } from '../helpers/factory.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -123,6 +123,37 @@ describe('the bus on a Redis Cluster', () => {
     await a.set('m', 'changed');
     await waitFor(() => b.stats().invalidations.received === heard + 1, 'b to hear a after the restart', 10_000);
     expect(await b.get('m')).toBe('changed');
+  });
+
+  it('reconnect() (asked by the bus after an unanswered heartbeat) replaces the subscriber connection, and messages flow again', async () => {
+    const namespace = uniqueNamespace('cluster');
+    const channel = `synced-cache:${namespace}`;
+    const client = clusterClient();
+    const events: string[] = [];
+    const messages: string[] = [];
+    const connection = new RedisTransport(client).open(channel, {
+      message: (payload) => messages.push(String(payload)),
+      up: () => events.push('up'),
+      down: () => events.push('down'),
+      error: () => {},
+    });
+    onTestFinished(() => connection.close());
+    await waitFor(() => events.includes('up'), 'subscribed', 10_000);
+    const owner = await cluster.ownerOf(channel);
+    const subscriberIds = async () =>
+      (await cluster.command(owner.port, 'CLIENT', 'LIST'))
+        .split('\n')
+        .filter((line) => line.includes('name=synced-cache:sub'))
+        .map((line) => /\bid=(\d+)/.exec(line)?.[1]);
+    const before = await subscriberIds();
+    expect(before).toHaveLength(1);
+    connection.reconnect?.();
+    await waitFor(() => events.join(',') === 'up,down,up', 'down, then up again', 10_000);
+    await waitFor(async () => (await subscriberIds()).length === 1, 'one subscriber left');
+    const after = await subscriberIds();
+    expect(after[0]).not.toBe(before[0]);
+    await connection.publish('after the reconnect');
+    await waitFor(() => messages.includes('after the reconnect'), 'the message');
   });
 
   it('a closed cache leaves no subscription behind, and the Cluster client passed in stays open', async () => {

@@ -9,6 +9,11 @@ class HeldEchoTransport implements BusTransport {
   readonly echoesOwnMessages = true;
   handlers: TransportHandlers | undefined;
   queued: string[] = [];
+  reconnects: number[] = [];
+  #now: () => number;
+  constructor(now: () => number) {
+    this.#now = now;
+  }
   open(_channel: string, handlers: TransportHandlers) {
     this.handlers = handlers;
     return {
@@ -16,6 +21,9 @@ class HeldEchoTransport implements BusTransport {
         this.queued.push(payload);
       },
       close: async () => {},
+      reconnect: () => {
+        this.reconnects.push(this.#now());
+      },
     };
   }
   /** Delivers the oldest `count` queued messages (all by default). */
@@ -33,7 +41,7 @@ function setup() {
       now += ms;
     },
   };
-  const transport = new HeldEchoTransport();
+  const transport = new HeldEchoTransport(clock.now);
   const cache = new SyncedCache({ namespace: 'hb', transport, clock, heartbeat: { interval: 100, timeout: 200 } });
   /** Moves the clock and the timers together, as time normally passes. */
   const pass = (ms: number) => {
@@ -117,6 +125,37 @@ describe('heartbeat decisions', () => {
     transport.deliver();
     expect(cache.stats().bus).toBe('up');
     expect(cache.stats().flushes.reconnect).toBe(0);
+    await cache.close();
+  });
+
+  it('an unanswered heartbeat has the transport reconnect at once, then with backoff while the bus stays down', async () => {
+    const { cache, transport, pass } = setup();
+    transport.handlers?.up();
+    transport.deliver();
+    // Probes at 100, 400, 700, ... (each unanswered after the 200 ms timeout, judged at the next beat).
+    const at = (ms: number) => {
+      for (let t = 0; t < ms; t += 100) pass(100);
+    };
+    at(400);
+    expect(cache.stats().bus).toBe('down');
+    expect(transport.reconnects).toEqual([400]);
+    // The next ones wait timeout x 2^n since the n-th: 400 ms, then 800 ms, ...
+    at(300);
+    expect(transport.reconnects).toEqual([400]);
+    at(300);
+    expect(transport.reconnects).toEqual([400, 1_000]);
+    at(600);
+    expect(transport.reconnects).toEqual([400, 1_000]);
+    at(300);
+    expect(transport.reconnects).toEqual([400, 1_000, 1_900]);
+    // Once proven up, the next unanswered heartbeat reconnects at once again.
+    transport.handlers?.up();
+    transport.deliver();
+    expect(cache.stats().bus).toBe('up');
+    transport.queued.length = 0;
+    at(400);
+    expect(cache.stats().bus).toBe('down');
+    expect(transport.reconnects).toEqual([400, 1_000, 1_900, 2_300]);
     await cache.close();
   });
 
