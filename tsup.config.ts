@@ -10,6 +10,8 @@ export default defineConfig([
       prometheus: 'src/integrations/prometheus.ts',
     },
     format: ['esm', 'cjs'],
+    // import.meta.url in the CommonJS build (store URLs resolve their adapter package with createRequire).
+    shims: true,
     dts: true,
     sourcemap: true,
     clean: true,

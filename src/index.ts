@@ -9,7 +9,7 @@ export { BusError, CacheClosedError, ErrorCodes, InvalidMessageError, StoreError
 export type { KeyvAdapterCache, SyncedKeyvStoreOptions } from './keyv/keyv-store.js';
 export { SyncedKeyvStore } from './keyv/keyv-store.js';
 export { DIAGNOSTICS_CHANNELS } from './observe/diagnostics.js';
-export type { HeartbeatOptions, MemoryOptions, RedisOption, StoreOption, SyncedCacheOptions } from './options.js';
+export type { HeartbeatOptions, MemoryOptions, ReadyOptions, RedisOption, StoreOption, SyncedCacheOptions } from './options.js';
 export { DEFAULTS } from './options.js';
 export type { RedisTransportTarget } from './redis/clients.js';
 export { RedisTransport } from './redis/transport.js';

@@ -3,6 +3,7 @@ import { checkDuration, checkKnownKeys, checkPositive, describe, fail, isObject,
 import { type Clock, systemClock } from './clock.js';
 import type { RedisOption } from './redis/clients.js';
 import type { StoreOption } from './store/adapter.js';
+import { STORE_URL_SCHEMES, storeUrlScheme } from './store/url.js';
 
 export type { StoreOption } from './store/adapter.js';
 
@@ -51,10 +52,14 @@ export interface SyncedCacheOptions {
    */
   namespace?: string;
   /**
-   * The shared persistent store (L2). A Keyv instance keeps its serializer, compression and key-prefix settings.
-   * @default an in-memory Keyv (useful for single-process use and tests)
+   * The shared persistent store (L2): a Keyv store adapter (`new KeyvRedis(url)`, `new KeyvPostgres(...)`, a `Map`),
+   * a Keyv instance (its serializer, compression and key-prefix settings are kept), or a URL
+   * (`redis://`, `rediss://`, `postgres://`, `postgresql://`, `sqlite://`, `mysql://`) from which the cache builds the
+   * adapter with its package (`@keyv/redis`, `@keyv/postgres`, `@keyv/sqlite`, `@keyv/mysql`, which you install).
+   * A store you pass is yours to close; a store built from a URL is the cache's, and `close()` closes it.
+   * @default an in-memory Map (useful for a single process and tests)
    */
-  store?: StoreOption;
+  store?: StoreOption | string;
   /**
    * The invalidation bus: a Redis URL (`redis://`, `rediss://`, `unix://`), ioredis options, or an ioredis `Redis`/`Cluster`.
    * A client you pass is duplicated for subscribing and is never closed by this library.
@@ -100,7 +105,7 @@ export interface SyncedCacheOptions {
 export interface ResolvedOptions {
   namespace: string;
   namespaceExplicit: boolean;
-  store: StoreOption | undefined;
+  store: StoreOption | string | undefined;
   redis: RedisOption | undefined;
   transport: BusTransport | undefined;
   ttl: number | undefined;
@@ -153,8 +158,20 @@ export function checkTtl(option: string, value: unknown): number | undefined {
   return ttl === undefined || ttl === 0 ? undefined : Math.ceil(ttl);
 }
 
-function checkStore(value: unknown): StoreOption | undefined {
+function checkStore(value: unknown): StoreOption | string | undefined {
   if (value === undefined) return undefined;
+  if (typeof value === 'string') {
+    if (storeUrlScheme(value) === undefined) {
+      fail(
+        SCOPE,
+        'store',
+        `as a string must be a URL starting with ${STORE_URL_SCHEMES.map((s) => `${s}://`).join(', ')}`,
+        value,
+        TypeError,
+      );
+    }
+    return value;
+  }
   if (value instanceof Map) return value;
   if (isObject(value) && typeof value.get === 'function' && typeof value.set === 'function' && typeof value.delete === 'function') {
     return value as unknown as StoreOption;
@@ -228,6 +245,23 @@ export function resolveOptions(options: SyncedCacheOptions = {}): ResolvedOption
     publishTimeout: checkPositive(SCOPE, 'publishTimeout', options.publishTimeout) ?? hb.timeout,
     clock: (clock as Clock | undefined) ?? systemClock,
   };
+}
+
+/** Options of `ready()`. */
+export interface ReadyOptions {
+  /**
+   * Milliseconds to wait for the bus before rejecting.
+   * @default 10_000
+   */
+  timeout?: number;
+}
+
+/** The timeout of `ready()`, validated. */
+export function readyTimeout(options: unknown): number {
+  if (!isObject(options) || Array.isArray(options))
+    throw new TypeError(`${SCOPE}: ready: options must be an object { timeout }, got ${describe(options)}`);
+  checkKnownKeys(`${SCOPE}: ready`, '', options, ['timeout']);
+  return checkPositive(SCOPE, 'timeout', options.timeout) ?? 10_000;
 }
 
 /** Names of the per-call options of `set`, `getOrSet` and `add`. */

@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { Bus } from './bus/bus.js';
 import { checkKey, checkKeys } from './check.js';
+import { withTimeout } from './clock.js';
 import { OutsideChanges } from './coherence/apply.js';
 import { Fences } from './coherence/fences.js';
 import { Trust } from './coherence/trust.js';
@@ -9,14 +10,15 @@ import { SyncedKeyvStore } from './keyv/keyv-store.js';
 import { MemoryTier } from './memory/memory-tier.js';
 import { Observer } from './observe/events.js';
 import { snapshot } from './observe/stats.js';
-import { callTtl, resolveOptions, type SyncedCacheOptions } from './options.js';
+import { callTtl, type ReadyOptions, readyTimeout, resolveOptions, type SyncedCacheOptions } from './options.js';
 import { GetOrSet, type Loader } from './read/get-or-set.js';
 import { ReadThrough } from './read/read-through.js';
 import { RedisTransport } from './redis/transport.js';
-import { namespaceOf, openStore, ttlOf } from './store/adapter.js';
+import { namespaceOf, openStore, type StoreOption, ttlOf } from './store/adapter.js';
 import { StoreCalls } from './store/calls.js';
 import type { KeyRules } from './store/keys.js';
 import { StoreTier } from './store/store-tier.js';
+import { type OwnedStore, openStoreUrl } from './store/url.js';
 import type { SetManyEntry, SetOptions, SyncedCacheEvents, SyncedCacheStats } from './types.js';
 import { type BatchEntry, clearPlan, deleteManyPlan, deletePlan, loadedPlan, setManyPlan, setPlan, type WritePlan } from './write/plans.js';
 import { WritePath } from './write/write-path.js';
@@ -47,14 +49,18 @@ export class SyncedCache<V = unknown> extends EventEmitter<SyncedCacheEvents> {
   readonly #writes: WritePath<V>;
   readonly #getOrSet: GetOrSet<V>;
   readonly #ttl: number | undefined;
+  readonly #owned: OwnedStore | undefined;
   #closing: Promise<void> | undefined;
 
   constructor(options: SyncedCacheOptions = {}) {
     super();
     const resolved = resolveOptions(options);
-    this.namespace = resolved.namespaceExplicit ? resolved.namespace : (namespaceOf(resolved.store) ?? resolved.namespace);
-    this.#ttl = resolved.ttl ?? ttlOf(resolved.store);
-    const opened = openStore(resolved.store, this.namespace);
+    const given = typeof resolved.store === 'string' ? undefined : resolved.store;
+    this.namespace = resolved.namespaceExplicit ? resolved.namespace : (namespaceOf(given) ?? resolved.namespace);
+    this.#ttl = resolved.ttl ?? ttlOf(given);
+    // A store named by a URL is built here, and closed by close().
+    this.#owned = typeof resolved.store === 'string' ? openStoreUrl(resolved.store) : undefined;
+    const opened = openStore(this.#owned?.adapter ?? (resolved.store as StoreOption | undefined), this.namespace);
     this.#keys = opened.keys;
     this.#prefix = this.#keys.prefix;
     this.#store = new StoreTier<V>(opened, new StoreCalls());
@@ -96,6 +102,7 @@ export class SyncedCache<V = unknown> extends EventEmitter<SyncedCacheEvents> {
             }
           },
           error: (error) => observer.error(error),
+          notUp: (reason) => observer.notUp(reason),
         },
       );
     }
@@ -309,6 +316,29 @@ export class SyncedCache<V = unknown> extends EventEmitter<SyncedCacheEvents> {
     return new SyncedKeyvStore(this as SyncedCache<unknown>);
   }
 
+  /**
+   * Resolves once memory is trusted: at once without a bus, else when the bus is proven up (its first
+   * heartbeat came back). Rejects with a {@link BusError} naming what failed last (ECONNREFUSED, an AUTH
+   * failure) if that takes longer than `timeout` ms, and with {@link CacheClosedError} if the cache closes
+   * first. The cache works meanwhile, reading around memory.
+   */
+  async ready(options: ReadyOptions = {}): Promise<void> {
+    const timeout = readyTimeout(options);
+    this.#open('ready');
+    const wait = this.#trust.whenTrusted();
+    try {
+      await withTimeout(wait.promise, timeout, () => {
+        const failure = this.#bus?.failure;
+        return new BusError(
+          `the bus of namespace ${JSON.stringify(this.namespace)} did not come up within ${timeout} ms${failure === undefined ? '' : `: ${failure.message}`}`,
+          failure === undefined ? undefined : { cause: failure },
+        );
+      });
+    } finally {
+      wait.cancel();
+    }
+  }
+
   /** Counters since creation, and the bus state. */
   stats(): SyncedCacheStats {
     return snapshot(this.#counts, this.#bus, this.#memory.size);
@@ -322,13 +352,14 @@ export class SyncedCache<V = unknown> extends EventEmitter<SyncedCacheEvents> {
   }
 
   /**
-   * Stops timers and closes the connections this cache opened (never a Redis client or store you passed).
+   * Stops timers and closes the connections this cache opened: its bus connections, and a store it built
+   * from a URL (never a Redis client or a store you passed).
    * Invalidations in flight are sent first. Idempotent; later operations reject with {@link CacheClosedError}.
    */
   close(): Promise<void> {
     if (this.#closing === undefined) {
       // From now on memory is neither read nor filled: reads take the slow path and are refused.
-      this.#trust.close();
+      this.#trust.close(new CacheClosedError('ready'));
       this.#closing = (async () => {
         try {
           // Writes already under way finish and announce themselves; new ones are refused.
@@ -342,6 +373,7 @@ export class SyncedCache<V = unknown> extends EventEmitter<SyncedCacheEvents> {
         } finally {
           this.#memory.clear();
           this.#store.release();
+          await this.#owned?.disconnect();
         }
       })();
     }

@@ -57,7 +57,21 @@ export interface SyncedCacheStats {
    * Propagation lag of invalidations received from other instances, in milliseconds: from the sender's
    * `Date.now()` at sending to applied here (so it includes clock skew between hosts).
    */
-  lag: { count: number; p50: number; p99: number; max: number };
+  lag: {
+    count: number;
+    p50: number;
+    p99: number;
+    max: number;
+    /** Received invalidations left out of the figures above as implausible: a negative lag, or over a minute (a wrong clock, a forged timestamp). */
+    implausible: number;
+  };
+  /**
+   * Other instances whose message sequence numbers are tracked (a gap in one drops memory), and those
+   * forgotten: evicted past 10,000 tracked, or expired after 30 heartbeat intervals of silence.
+   */
+  senders: { tracked: number; evicted: number; expired: number };
+  /** Times the bus dropped and reopened its connections because a heartbeat was not answered. */
+  busReconnects: number;
   /** Times the whole memory tier was dropped, by cause. */
   flushes: { reconnect: number; gap: number; clear: number };
   bus: BusState;

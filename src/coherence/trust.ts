@@ -11,6 +11,7 @@ export class Trust {
   /** Read on the hot path: true while memory may be used. */
   trusted: boolean;
   readonly #down = new Set<string>();
+  readonly #waiting = new Set<{ resolve: () => void; reject: (error: Error) => void }>();
   #closing = false;
 
   /** @param sources names of the sources that must be up first (none: trusted from the start). */
@@ -23,6 +24,7 @@ export class Trust {
   up(source: string): void {
     this.#down.delete(source);
     this.trusted = this.#down.size === 0 && !this.#closing;
+    if (this.trusted) for (const waiter of this.#take()) waiter.resolve();
   }
 
   /** `source` may be missing changes: stop trusting memory at once. */
@@ -31,9 +33,30 @@ export class Trust {
     this.trusted = false;
   }
 
-  /** close() has begun: memory is never trusted again. */
-  close(): void {
+  /** close() has begun: memory is never trusted again; whoever waits is told with `reason`. */
+  close(reason?: Error): void {
     this.#closing = true;
     this.trusted = false;
+    if (reason !== undefined) for (const waiter of this.#take()) waiter.reject(reason);
+  }
+
+  /**
+   * Resolves once memory is trusted (at once if it is), or with the reason when the cache closes first;
+   * `cancel()` stops waiting (a timed-out wait leaves nothing behind).
+   */
+  whenTrusted(): { promise: Promise<void>; cancel(): void } {
+    if (this.trusted) return { promise: Promise.resolve(), cancel() {} };
+    let waiter!: { resolve: () => void; reject: (error: Error) => void };
+    const promise = new Promise<void>((resolve, reject) => {
+      waiter = { resolve, reject };
+    });
+    this.#waiting.add(waiter);
+    return { promise, cancel: () => this.#waiting.delete(waiter) };
+  }
+
+  #take(): { resolve: () => void; reject: (error: Error) => void }[] {
+    const all = [...this.#waiting];
+    this.#waiting.clear();
+    return all;
   }
 }

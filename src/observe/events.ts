@@ -156,6 +156,20 @@ export class Observer {
     return this.#emitter.listenerCount(event) > 0;
   }
 
+  /**
+   * The bus never came up: said once, as a process warning, when nobody listens to 'error' or 'bus:down'
+   * (a wrong or unreachable Redis URL would otherwise give no sign at all).
+   */
+  notUp(reason: Error): void {
+    if (this.heard('error') || this.heard('bus:down')) return;
+    process.emitWarning(`the invalidation bus of namespace ${JSON.stringify(this.#namespace)} has not come up: ${reason.message}`, {
+      type: 'SyncedCacheWarning',
+      code: 'SYNCED_CACHE_BUS_NOT_UP',
+      detail:
+        'Memory is not used while the bus is down; every read goes to the store. Listen to "bus:down" or "error" to handle this yourself.',
+    });
+  }
+
   /** Reports an error on 'error' when someone listens there; errors here are reports, never fatal. */
   error(error: Error): void {
     if (this.#emitter.listenerCount('error') > 0) this.emitSafely('error', error);

@@ -9,7 +9,12 @@ export interface BusFigures {
   readonly received: number;
   readonly ignored: number;
   readonly pendingKeys: number;
-  lag(): SyncedCacheStats['lag'];
+  readonly implausibleLags: number;
+  readonly sendersTracked: number;
+  readonly sendersEvicted: number;
+  readonly sendersExpired: number;
+  readonly reconnects: number;
+  lag(): Omit<SyncedCacheStats['lag'], 'implausible'>;
 }
 
 /** The bus as `stats()` reports it: `'off'` without a bus or once it is closed. */
@@ -27,7 +32,9 @@ export function snapshot(counts: Counts, bus: BusFigures | undefined, memorySize
     sets: counts.sets,
     deletes: counts.deletes,
     invalidations: { sent: bus?.sent ?? 0, received: bus?.received ?? 0, ignored: bus?.ignored ?? 0 },
-    lag: bus?.lag() ?? { count: 0, p50: 0, p99: 0, max: 0 },
+    lag: { ...(bus?.lag() ?? { count: 0, p50: 0, p99: 0, max: 0 }), implausible: bus?.implausibleLags ?? 0 },
+    senders: { tracked: bus?.sendersTracked ?? 0, evicted: bus?.sendersEvicted ?? 0, expired: bus?.sendersExpired ?? 0 },
+    busReconnects: bus?.reconnects ?? 0,
     flushes: { ...counts.flushes },
     bus: busState(bus),
     memorySize,
