@@ -95,3 +95,43 @@ describe('lifetimes', () => {
     expect(cache.stats().memorySize).toBeLessThanOrEqual(5);
   });
 });
+
+describe('per-call ttls', () => {
+  it('a number where options are expected is the ttl, as in Keyv and cache-manager: the entry expires in both tiers', async () => {
+    const clock = manualClock();
+    const store = new Map<string, unknown>();
+    const cache = makeCache<string>({ clock, store, namespace: 'positional' });
+    await cache.set('k', 'v', 50);
+    expect(await cache.getOrSet('g', () => 'loaded', 50)).toBe('loaded');
+    const record = (key: string) => JSON.parse(store.get(`positional:${key}`) as string) as { expires?: number };
+    for (const key of ['k', 'g']) {
+      expect(record(key).expires).toBeGreaterThan(Date.now());
+      expect(record(key).expires).toBeLessThanOrEqual(Date.now() + 50);
+    }
+    clock.advance(51);
+    // Memory gave them up; the store's records expire on the Date.now() clock.
+    expect(cache.peek('k')).toBeUndefined();
+    expect(cache.peek('g')).toBeUndefined();
+  });
+
+  it('fractional ttls are rounded up to a whole millisecond, the same for every store', async () => {
+    const store = new Map<string, unknown>();
+    const cache = makeCache<string>({ store, namespace: 'fraction' });
+    const before = Date.now();
+    await cache.set('k', 'v', { ttl: 60_000.2 });
+    const { expires } = JSON.parse(store.get('fraction:k') as string) as { expires: number };
+    expect(Number.isInteger(expires)).toBe(true);
+    expect(expires - before).toBeGreaterThanOrEqual(60_001);
+  });
+
+  it('misspelt per-call options and non-options are refused before anything is written', async () => {
+    const store = new Map<string, unknown>();
+    const cache = makeCache<string>({ store });
+    await expect(cache.set('k', 'v', { tll: 5 } as never)).rejects.toThrow(/set: unknown option "tll" \(did you mean "ttl"\?\)/);
+    await expect(cache.set('k', 'v', 'soon' as never)).rejects.toThrow(
+      /set: options must be an object \{ ttl \} or a ttl in milliseconds, got "soon"/,
+    );
+    await expect(cache.getOrSet('k', () => 'v', { TTL: 5 } as never)).rejects.toThrow(/getOrSet: unknown option "TTL"/);
+    expect(store.size).toBe(0);
+  });
+});
