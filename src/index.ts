@@ -5,16 +5,37 @@ export { channelFor, decodeMessage, encodeMessage, MessageType, PROTOCOL_VERSION
 export type { BusTransport, TransportConnection, TransportHandlers } from './bus/transport.js';
 export type { Clock } from './clock.js';
 export { systemClock } from './clock.js';
-export { BusError, CacheClosedError, ErrorCodes, InvalidMessageError, StoreError, SyncedCacheError } from './errors.js';
+export {
+  BusError,
+  CacheClosedError,
+  ErrorCodes,
+  InvalidMessageError,
+  LoaderTimeoutError,
+  StoreError,
+  StoreTimeoutError,
+  StoreUnavailableError,
+  SyncedCacheError,
+} from './errors.js';
 export type { KeyvAdapterCache, SyncedKeyvStoreOptions } from './keyv/keyv-store.js';
 export { SyncedKeyvStore } from './keyv/keyv-store.js';
 export { DIAGNOSTICS_CHANNELS } from './observe/diagnostics.js';
-export type { HeartbeatOptions, MemoryOptions, ReadyOptions, RedisOption, StoreOption, SyncedCacheOptions } from './options.js';
+export type {
+  CircuitBreakerOptions,
+  HeartbeatOptions,
+  LockOptions,
+  MemoryOptions,
+  ReadyOptions,
+  RedisOption,
+  StoreOption,
+  SyncedCacheOptions,
+} from './options.js';
 export { DEFAULTS } from './options.js';
 export type { RedisTransportTarget } from './redis/clients.js';
 export { RedisTransport } from './redis/transport.js';
 export { SyncedCache } from './synced-cache.js';
 export type {
+  BreakerEvent,
+  BreakerState,
   BusDownEvent,
   BusState,
   HitEvent,

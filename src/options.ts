@@ -97,8 +97,82 @@ export interface SyncedCacheOptions {
    * @default heartbeat.timeout
    */
   publishTimeout?: number;
+  /**
+   * Milliseconds a store call (get, set, delete, clear, has, the batch variants, each step of a listing)
+   * may take before the caller gets a `StoreTimeoutError`. The call is not cancelled (adapters cannot be):
+   * a write that timed out is announced at once and again when it settles. Also bounds how long
+   * `close()` waits for writes in flight. `0`: no limit.
+   * @default 1_000
+   */
+  storeTimeout?: number;
+  /**
+   * After `threshold` consecutive store failures or timeouts, store calls fail at once with
+   * `StoreUnavailableError` (without reaching the store) for `cooldown` ms; then one trial call is let
+   * through, and its outcome closes the breaker or opens it again. `false`: no breaker.
+   * @default { threshold: 5, cooldown: 5_000 }
+   */
+  circuitBreaker?: CircuitBreakerOptions | false;
+  /**
+   * Milliseconds an entry is kept past its ttl, in memory and in the store, to be served when fresh data
+   * cannot be had (the store fails, times out or its breaker is open; a `getOrSet` loader fails or
+   * times out). Otherwise an expired entry is a miss. Overridable per call (`set`, `setMany` entries,
+   * `getOrSet`). `0`: off.
+   * @default 0
+   */
+  grace?: number;
+  /**
+   * Milliseconds after which `getOrSet` answers with a stale value (within grace) while its loader goes
+   * on in the background. Overridable per call. Off when omitted.
+   */
+  softTimeout?: number;
+  /**
+   * Milliseconds after which a `getOrSet` loader's signal is aborted and the call rejects with
+   * `LoaderTimeoutError` (or answers with a stale value, if there is one). Overridable per call. Off when omitted.
+   */
+  hardTimeout?: number;
+  /**
+   * A fraction of the ttl (between 0 and 1, e.g. `0.8`): a `getOrSet` hit on an entry older than that is
+   * answered at once and refreshed in the background, once per key per process at a time (and once across
+   * processes with `lock`). Overridable per call. Off when omitted.
+   */
+  refreshAhead?: number;
+  /**
+   * Only one process runs a `getOrSet` loader for a key at a time (`SET NX PX` on the bus's Redis); the others
+   * wait up to `wait` ms for its result, then run the loader themselves. `true` for the defaults. Needs a
+   * Redis bus (`redis`). Overridable per call.
+   * @default false
+   */
+  lock?: boolean | LockOptions;
   /** Time source for memory-tier lifetimes and heartbeat ages, in ms. @default performance */
   clock?: Clock;
+}
+
+/** The circuit breaker in front of the store. Durations in milliseconds. */
+export interface CircuitBreakerOptions {
+  /**
+   * Consecutive failures or timeouts that open the breaker.
+   * @default 5
+   */
+  threshold?: number;
+  /**
+   * Milliseconds the breaker stays open before one trial call is let through.
+   * @default 5_000
+   */
+  cooldown?: number;
+}
+
+/** The cross-process lock of `getOrSet`. Durations in milliseconds. */
+export interface LockOptions {
+  /**
+   * How long a holder keeps the lock at most (a holder that dies loses it then, and a waiter takes over).
+   * @default 10_000
+   */
+  ttl?: number;
+  /**
+   * How long a process waits for the holder's result before it runs the loader itself.
+   * @default 5_000
+   */
+  wait?: number;
 }
 
 /** Options after defaults and validation. */
@@ -114,6 +188,13 @@ export interface ResolvedOptions {
   maxPendingKeys: number;
   maxMessageBytes: number;
   publishTimeout: number;
+  storeTimeout: number;
+  circuitBreaker: { threshold: number; cooldown: number } | undefined;
+  grace: number;
+  softTimeout: number | undefined;
+  hardTimeout: number | undefined;
+  refreshAhead: number | undefined;
+  lock: { ttl: number; wait: number } | undefined;
   clock: Clock;
 }
 
@@ -124,6 +205,10 @@ export const DEFAULTS = {
   heartbeat: { interval: 1_000, timeout: 1_000 },
   maxPendingKeys: 10_000,
   maxMessageBytes: 1_048_576,
+  storeTimeout: 1_000,
+  circuitBreaker: { threshold: 5, cooldown: 5_000 },
+  grace: 0,
+  lock: { ttl: 10_000, wait: 5_000 },
 } as const satisfies SyncedCacheOptions;
 
 const SCOPE = 'synced-cache';
@@ -141,10 +226,19 @@ const OPTION_NAMES = {
     'maxPendingKeys',
     'maxMessageBytes',
     'publishTimeout',
+    'storeTimeout',
+    'circuitBreaker',
+    'grace',
+    'softTimeout',
+    'hardTimeout',
+    'refreshAhead',
+    'lock',
     'clock',
   ],
   memory: ['max', 'maxSize', 'ttl'],
   heartbeat: ['interval', 'timeout'],
+  circuitBreaker: ['threshold', 'cooldown'],
+  lock: ['ttl', 'wait'],
 } as const satisfies Record<string, readonly string[]>;
 
 const REDIS_URL = /^(rediss?|unix):\/\//i;
@@ -194,7 +288,7 @@ function checkRedis(value: unknown): RedisOption | undefined {
   return fail(SCOPE, 'redis', 'must be a Redis URL, ioredis options, or an ioredis client', value, TypeError);
 }
 
-function section(name: 'memory' | 'heartbeat', value: unknown): Record<string, unknown> {
+function section(name: 'memory' | 'heartbeat' | 'circuitBreaker' | 'lock', value: unknown): Record<string, unknown> {
   if (value === undefined) return {};
   if (!isObject(value) || Array.isArray(value)) fail(SCOPE, name, 'must be an object', value, TypeError);
   checkKnownKeys(SCOPE, name, value, OPTION_NAMES[name]);
@@ -243,8 +337,67 @@ export function resolveOptions(options: SyncedCacheOptions = {}): ResolvedOption
     maxPendingKeys: checkPositive(SCOPE, 'maxPendingKeys', options.maxPendingKeys, true) ?? DEFAULTS.maxPendingKeys,
     maxMessageBytes: checkPositive(SCOPE, 'maxMessageBytes', options.maxMessageBytes, true) ?? DEFAULTS.maxMessageBytes,
     publishTimeout: checkPositive(SCOPE, 'publishTimeout', options.publishTimeout) ?? hb.timeout,
+    storeTimeout: checkDuration(SCOPE, 'storeTimeout', options.storeTimeout, { zero: 'no limit' }) ?? DEFAULTS.storeTimeout,
+    circuitBreaker: resolveBreaker(options.circuitBreaker),
+    grace: checkDuration(SCOPE, 'grace', options.grace, { zero: 'off' }) ?? DEFAULTS.grace,
+    ...loaderTimeouts(SCOPE, options.softTimeout, options.hardTimeout),
+    refreshAhead: checkFraction(SCOPE, 'refreshAhead', options.refreshAhead),
+    lock: resolveLock(options.lock, redis !== undefined),
     clock: (clock as Clock | undefined) ?? systemClock,
   };
+}
+
+function resolveBreaker(value: unknown): ResolvedOptions['circuitBreaker'] {
+  if (value === false) return undefined;
+  if (value !== undefined && (!isObject(value) || Array.isArray(value))) {
+    fail(SCOPE, 'circuitBreaker', 'must be { threshold, cooldown } or false', value, TypeError);
+  }
+  const breaker = section('circuitBreaker', value);
+  return {
+    threshold: checkPositive(SCOPE, 'circuitBreaker.threshold', breaker.threshold, true) ?? DEFAULTS.circuitBreaker.threshold,
+    cooldown: checkPositive(SCOPE, 'circuitBreaker.cooldown', breaker.cooldown) ?? DEFAULTS.circuitBreaker.cooldown,
+  };
+}
+
+function resolveLock(value: unknown, hasRedis: boolean): ResolvedOptions['lock'] {
+  if (value === undefined || value === false) return undefined;
+  if (value !== true && (!isObject(value) || Array.isArray(value)))
+    fail(SCOPE, 'lock', 'must be true, false or { ttl, wait }', value, TypeError);
+  if (!hasRedis) {
+    throw new TypeError(`${SCOPE}: option "lock" needs a Redis bus (option "redis"): the lock lives on the bus's Redis`);
+  }
+  return resolveLockTimes(SCOPE, value === true ? {} : section('lock', value), DEFAULTS.lock);
+}
+
+/** A lock's `{ ttl, wait }`, over `base`. */
+export function resolveLockTimes(
+  scope: string,
+  value: Record<string, unknown>,
+  base: { ttl: number; wait: number },
+): { ttl: number; wait: number } {
+  return {
+    ttl: checkPositive(scope, 'lock.ttl', value.ttl, true) ?? base.ttl,
+    wait: checkDuration(scope, 'lock.wait', value.wait) ?? base.wait,
+  };
+}
+
+/** A fraction strictly between 0 and 1, or undefined when absent. */
+function checkFraction(scope: string, option: string, value: unknown): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'number' || Number.isNaN(value))
+    fail(scope, option, 'must be a number between 0 and 1 (a fraction of the ttl)', value, TypeError);
+  if (!(value > 0 && value < 1)) fail(scope, option, 'must be a fraction of the ttl, greater than 0 and less than 1 (e.g. 0.8)', value);
+  return value;
+}
+
+/** `softTimeout` and `hardTimeout`: durations > 0, the soft one below the hard one. */
+function loaderTimeouts(scope: string, soft: unknown, hard: unknown): { softTimeout: number | undefined; hardTimeout: number | undefined } {
+  const softTimeout = checkDuration(scope, 'softTimeout', soft, { min: 1 });
+  const hardTimeout = checkDuration(scope, 'hardTimeout', hard, { min: 1 });
+  if (softTimeout !== undefined && hardTimeout !== undefined && softTimeout >= hardTimeout) {
+    throw new RangeError(`${scope}: option "softTimeout" (${softTimeout} ms) must be less than "hardTimeout" (${hardTimeout} ms)`);
+  }
+  return { softTimeout, hardTimeout };
 }
 
 /** Options of `ready()`. */

@@ -5,7 +5,7 @@ import { withTimeout } from './clock.js';
 import { OutsideChanges } from './coherence/apply.js';
 import { Fences } from './coherence/fences.js';
 import { Trust } from './coherence/trust.js';
-import { BusError, CacheClosedError } from './errors.js';
+import { BusError, CacheClosedError, StoreError } from './errors.js';
 import { SyncedKeyvStore } from './keyv/keyv-store.js';
 import { MemoryTier } from './memory/memory-tier.js';
 import { Observer } from './observe/events.js';
@@ -15,6 +15,7 @@ import { GetOrSet, type Loader } from './read/get-or-set.js';
 import { ReadThrough } from './read/read-through.js';
 import { RedisTransport } from './redis/transport.js';
 import { namespaceOf, openStore, type StoreOption, ttlOf } from './store/adapter.js';
+import { Breaker } from './store/breaker.js';
 import { StoreCalls } from './store/calls.js';
 import type { KeyRules } from './store/keys.js';
 import { StoreTier } from './store/store-tier.js';
@@ -50,6 +51,8 @@ export class SyncedCache<V = unknown> extends EventEmitter<SyncedCacheEvents> {
   readonly #getOrSet: GetOrSet<V>;
   readonly #ttl: number | undefined;
   readonly #owned: OwnedStore | undefined;
+  readonly #breaker: Breaker | undefined;
+  readonly #storeTimeout: number;
   #closing: Promise<void> | undefined;
 
   constructor(options: SyncedCacheOptions = {}) {
@@ -63,12 +66,18 @@ export class SyncedCache<V = unknown> extends EventEmitter<SyncedCacheEvents> {
     const opened = openStore(this.#owned?.adapter ?? (resolved.store as StoreOption | undefined), this.namespace);
     this.#keys = opened.keys;
     this.#prefix = this.#keys.prefix;
-    this.#store = new StoreTier<V>(opened, new StoreCalls());
+    this.#observer = new Observer(this as EventEmitter, this.namespace, () => this.#bus?.id);
+    const breakerOptions = resolved.circuitBreaker;
+    this.#breaker =
+      breakerOptions === undefined
+        ? undefined
+        : new Breaker({ ...breakerOptions, clock: resolved.clock, changed: (state) => this.#observer.breaker(state) });
+    this.#storeTimeout = resolved.storeTimeout;
+    this.#store = new StoreTier<V>(opened, new StoreCalls({ timeout: resolved.storeTimeout, breaker: this.#breaker }));
     this.#memory = new MemoryTier<V>({ ...resolved.memory, clock: resolved.clock });
     const fences = new Fences();
     const transport = resolved.transport ?? (resolved.redis === undefined ? undefined : new RedisTransport(resolved.redis));
     this.#trust = new Trust(transport === undefined ? [] : ['bus']);
-    this.#observer = new Observer(this as EventEmitter, this.namespace, () => this.#bus?.id);
     this.#counts = this.#observer.counts;
     this.#listening = this.#observer.listening;
     const outside = new OutsideChanges(fences, this.#memory, this.#trust, this.#observer);
@@ -341,7 +350,7 @@ export class SyncedCache<V = unknown> extends EventEmitter<SyncedCacheEvents> {
 
   /** Counters since creation, and the bus state. */
   stats(): SyncedCacheStats {
-    return snapshot(this.#counts, this.#bus, this.#memory.size);
+    return snapshot(this.#counts, this.#bus, this.#memory.size, this.#breaker);
   }
 
   /** Removes listeners like EventEmitter's, and keeps the hooks that the hot-path switches depend on. */
@@ -362,8 +371,23 @@ export class SyncedCache<V = unknown> extends EventEmitter<SyncedCacheEvents> {
       this.#trust.close(new CacheClosedError('ready'));
       this.#closing = (async () => {
         try {
-          // Writes already under way finish and announce themselves; new ones are refused.
-          await this.#writes.idle();
+          // Writes already under way finish and announce themselves (each store call is bounded by
+          // storeTimeout); new ones are refused. A SIGTERM handler must not wait on a store that hangs.
+          const idle = await withTimeout(
+            this.#writes.idle().then(() => true),
+            this.#storeTimeout,
+            () => new Error('writes still in flight'),
+          ).catch(() => false);
+          if (!idle) {
+            this.#observer.error(
+              new StoreError(
+                'close',
+                undefined,
+                undefined,
+                `closed with writes still in flight after ${this.#storeTimeout} ms (storeTimeout): their invalidations may not be sent`,
+              ),
+            );
+          }
           const unpublished = this.#bus?.pendingKeys ?? 0;
           if (unpublished > 0) {
             // Nobody will publish them now: the other processes keep their copies until they expire.
@@ -373,7 +397,8 @@ export class SyncedCache<V = unknown> extends EventEmitter<SyncedCacheEvents> {
         } finally {
           this.#memory.clear();
           this.#store.release();
-          await this.#owned?.disconnect();
+          if (this.#owned !== undefined)
+            await withTimeout(this.#owned.disconnect(), this.#storeTimeout, () => new Error('store close timed out')).catch(() => {});
         }
       })();
     }

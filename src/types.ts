@@ -37,6 +37,7 @@ export interface SyncedCacheEvents {
   error: [Error];
   'bus:up': [];
   'bus:down': [BusDownEvent];
+  breaker: [BreakerEvent];
 }
 
 /** The bus as `stats()` reports it: `'off'` when the cache runs without a bus (or is closed). */
@@ -79,6 +80,16 @@ export interface SyncedCacheStats {
   memorySize: number;
   /** Keys waiting to be published when the bus comes back. */
   pendingInvalidations: number;
+  /** The store's circuit breaker (`'off'` when `circuitBreaker: false`), and how many times it opened. */
+  breaker: { state: BreakerState | 'off'; opened: number };
+}
+
+/** Where the store's circuit breaker stands. */
+export type BreakerState = 'closed' | 'open' | 'half-open';
+
+/** Payload of the 'breaker' event. */
+export interface BreakerEvent {
+  state: BreakerState;
 }
 
 /** Per-call options of `set`, `setMany` entries and `getOrSet`. */

@@ -63,7 +63,14 @@ export async function withCache(
   const opened = await openStore(store, Math.max(1, deadline.remaining()));
   let cache: SyncedCache<unknown>;
   try {
-    cache = new SyncedCache<unknown>({ namespace: options.namespace, store: opened.adapter, redis: useBus ? redis : undefined });
+    // The command's budget bounds every store call too; a breaker would only hide the first failure's reason.
+    cache = new SyncedCache<unknown>({
+      namespace: options.namespace,
+      store: opened.adapter,
+      redis: useBus ? redis : undefined,
+      storeTimeout: options.timeout,
+      circuitBreaker: false,
+    });
   } catch (error) {
     void closeAdapter(opened.adapter);
     throw error instanceof TypeError || error instanceof RangeError ? usage(scrub(error.message.replace(/^synced-cache: /, ''))) : error;

@@ -54,7 +54,12 @@ export function explain(error: unknown, kind: string, target: string, timeout: n
   const where = redactUrl(target);
   if (codes.includes('ECONNREFUSED')) return `cannot reach ${kind} at ${where} (connection refused)`;
   if (codes.includes('ENOTFOUND') || codes.includes('EAI_AGAIN')) return `cannot reach ${kind} at ${where} (unknown host)`;
-  if (codes.includes('ETIMEDOUT') || codes.includes('ETIMEOUT') || chain.some((e) => e instanceof TimeoutError)) {
+  if (
+    codes.includes('ETIMEDOUT') ||
+    codes.includes('ETIMEOUT') ||
+    codes.includes('ERR_SYNCED_CACHE_STORE_TIMEOUT') ||
+    chain.some((e) => e instanceof TimeoutError)
+  ) {
     return `cannot reach ${kind} at ${where} (no answer within ${timeout} ms)`;
   }
   // The Redis checks name the problem by code; the store's own client (node-redis) only by its reply.

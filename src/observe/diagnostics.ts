@@ -11,6 +11,8 @@ import diagnostics from 'node:diagnostics_channel';
  * | `synced-cache:invalidate` | `{ namespace, instanceId, origin, keys }` |
  * | `synced-cache:flush` | `{ namespace, instanceId, cause: 'reconnect' \| 'gap' \| 'clear' }` |
  * | `synced-cache:bus` | `{ namespace, instanceId, status, previous, reason? }` |
+ * | `synced-cache:breaker` | `{ namespace, instanceId, state: 'open' \| 'half-open' \| 'closed' }` |
+ * | `synced-cache:stale` | `{ namespace, instanceId, key, reason }` |
  */
 export const channels = {
   write: diagnostics.channel('synced-cache:write'),
@@ -18,6 +20,8 @@ export const channels = {
   invalidate: diagnostics.channel('synced-cache:invalidate'),
   flush: diagnostics.channel('synced-cache:flush'),
   bus: diagnostics.channel('synced-cache:bus'),
+  breaker: diagnostics.channel('synced-cache:breaker'),
+  stale: diagnostics.channel('synced-cache:stale'),
 } as const;
 
 /** Names of the diagnostics channels, for `diagnostics_channel.subscribe(name, ...)`. */
@@ -27,4 +31,6 @@ export const DIAGNOSTICS_CHANNELS = {
   invalidate: 'synced-cache:invalidate',
   flush: 'synced-cache:flush',
   bus: 'synced-cache:bus',
+  breaker: 'synced-cache:breaker',
+  stale: 'synced-cache:stale',
 } as const;

@@ -151,6 +151,12 @@ export class Observer {
     }
   }
 
+  /** The store's circuit breaker changed state. Raised inside a store call: a throwing listener must not break it. */
+  breaker(state: string): void {
+    if (channels.breaker.hasSubscribers) channels.breaker.publish({ namespace: this.#namespace, instanceId: this.#instanceId(), state });
+    this.emitSafely('breaker', { state });
+  }
+
   /** True when someone listens to `event`. */
   heard(event: string): boolean {
     return this.#emitter.listenerCount(event) > 0;

@@ -17,6 +17,12 @@ export interface BusFigures {
   lag(): Omit<SyncedCacheStats['lag'], 'implausible'>;
 }
 
+/** What `stats()` reads of the circuit breaker, when there is one. */
+export interface BreakerFigures {
+  readonly state: 'closed' | 'open' | 'half-open';
+  readonly opened: number;
+}
+
 /** The bus as `stats()` reports it: `'off'` without a bus or once it is closed. */
 export function busState(bus: BusFigures | undefined): BusState {
   const status = bus?.status;
@@ -25,7 +31,12 @@ export function busState(bus: BusFigures | undefined): BusState {
 }
 
 /** A snapshot of the counters, built on demand (stats() is off the hot path). */
-export function snapshot(counts: Counts, bus: BusFigures | undefined, memorySize: number): SyncedCacheStats {
+export function snapshot(
+  counts: Counts,
+  bus: BusFigures | undefined,
+  memorySize: number,
+  breaker: BreakerFigures | undefined,
+): SyncedCacheStats {
   return {
     hits: { memory: counts.memoryHits, store: counts.storeHits },
     misses: counts.misses,
@@ -39,5 +50,6 @@ export function snapshot(counts: Counts, bus: BusFigures | undefined, memorySize
     bus: busState(bus),
     memorySize,
     pendingInvalidations: bus?.pendingKeys ?? 0,
+    breaker: { state: breaker?.state ?? 'off', opened: breaker?.opened ?? 0 },
   };
 }

@@ -2,6 +2,7 @@ import type { Fences } from '../coherence/fences.js';
 import type { Trust } from '../coherence/trust.js';
 import type { MemoryTier } from '../memory/memory-tier.js';
 import type { Observer, WriteReport } from '../observe/events.js';
+import { lateSettlement, mayHaveReachedStore } from '../store/calls.js';
 import type { WritePlan } from './plans.js';
 
 /** Announces changed keys to the other processes. Resolves once published or queued; never rejects. */
@@ -14,7 +15,9 @@ export type Announce = (keys: readonly string[] | '*') => Promise<void>;
  * 3. fence again and drop again, so no read that began during the write can refill them either;
  * 4. refill memory with the written value, only if the write landed, alone (no overlapping write of the
  *    key, no invalidation meanwhile) and memory is trusted: otherwise the store's final value is unknown here;
- * 5. announce, also after a failure: a write that failed may have landed before the error;
+ * 5. announce, also after a failure: a write that failed may have landed before the error (only a
+ *    write the breaker refused never reached the store); a write that timed out goes on and may land
+ *    later, so when it finally settles its keys are dropped here and announced again;
  * 6. observe: the write trace for every write, then the counters and events of the ones that succeeded.
  */
 export class WritePath<V> {
@@ -94,7 +97,8 @@ export class WritePath<V> {
     } else {
       this.#settle(plan, keys, starts as number[], !failed);
     }
-    await this.#announce(keys);
+    if (!failed || mayHaveReachedStore(failure)) await this.#announce(keys);
+    if (failed) this.#announceWhenSettled(keys, lateSettlement(failure));
     const report: WriteReport = {
       operation: plan.operation,
       keys,
@@ -106,6 +110,26 @@ export class WritePath<V> {
     if (failed) throw failure;
     this.#observer.written(report);
     return result;
+  }
+
+  /**
+   * A write that timed out may land when its call finally settles, after the announcement: readers that
+   * refilled their memory from the old value meanwhile must be told again, and so must this process.
+   */
+  #announceWhenSettled(keys: readonly string[] | '*', settled: Promise<unknown> | undefined): void {
+    if (settled === undefined) return;
+    void settled.then(() => {
+      if (keys === '*') {
+        this.#fences.invalidateAll();
+        this.#memory.clear();
+      } else {
+        for (const k of keys) {
+          this.#fences.invalidate(k);
+          this.#memory.delete(k);
+        }
+      }
+      return this.#announce(keys);
+    });
   }
 
   /** Steps 3 and 4 for keyed writes. */
