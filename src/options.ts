@@ -417,29 +417,86 @@ export function readyTimeout(options: unknown): number {
   return checkPositive(SCOPE, 'timeout', options.timeout) ?? 10_000;
 }
 
-/** Names of the per-call options of `set`, `getOrSet` and `add`. */
-const CALL_OPTION_NAMES = ['ttl'] as const;
+/** What a write uses: its per-call options over the cache's. */
+export interface WriteSettings {
+  /** Time-to-live in ms (fresh life), or undefined for none. */
+  ttl: number | undefined;
+  /** Milliseconds kept past the ttl as a stale copy; 0: none. */
+  grace: number;
+}
 
-/**
- * The per-call options of a write, validated before anything is touched: an options object, or (as in
- * Keyv and cache-manager) a number, taken as the ttl in milliseconds. Returns the ttl to use.
- */
-export function callTtl(operation: string, key: string, options: unknown, fallback: number | undefined): number | undefined {
-  if (options === undefined) return fallback;
-  let ttl: unknown;
-  if (typeof options === 'number') ttl = options;
-  else if (isObject(options) && !Array.isArray(options)) {
-    checkKnownKeys(`${SCOPE}: ${operation}`, '', options, CALL_OPTION_NAMES);
-    ttl = options.ttl;
-    if (ttl === undefined) return fallback;
-  } else {
-    throw new TypeError(`${SCOPE}: ${operation}: options must be an object { ttl } or a ttl in milliseconds, got ${describe(options)}`);
+/** What a getOrSet uses: its per-call options over the cache's. */
+export interface LoadSettings extends WriteSettings {
+  softTimeout: number | undefined;
+  hardTimeout: number | undefined;
+  refreshAhead: number | undefined;
+  lock: { ttl: number; wait: number } | undefined;
+}
+
+const WRITE_OPTION_NAMES = ['ttl', 'grace'] as const;
+const LOAD_OPTION_NAMES = ['ttl', 'grace', 'softTimeout', 'hardTimeout', 'refreshAhead', 'lock'] as const;
+
+/** The per-call options object of `operation`: an object, or (as in Keyv and cache-manager) a number, taken as the ttl. */
+function callOptions(operation: string, options: unknown, names: readonly string[]): Record<string, unknown> {
+  if (options === undefined) return {};
+  if (typeof options === 'number') return { ttl: options };
+  if (isObject(options) && !Array.isArray(options)) {
+    checkKnownKeys(`${SCOPE}: ${operation}`, '', options, names);
+    return options;
   }
+  throw new TypeError(
+    `${SCOPE}: ${operation}: options must be an object { ${names.join(', ')} } or a ttl in milliseconds, got ${describe(options)}`,
+  );
+}
+
+/** Rethrows a per-call option's error as about `key`. */
+function aboutKey<T>(key: string, check: () => T): T {
   try {
-    return checkTtl('ttl', ttl);
+    return check();
   } catch (error) {
-    throw new (error instanceof RangeError ? RangeError : TypeError)(
-      `${SCOPE}: invalid ttl for key ${quote(key)}: ${(error as Error).message.replace(`${SCOPE}: option "ttl" `, '')}`,
-    );
+    const message = (error as Error).message.replace(/^synced-cache: option "(\w+(?:\.\w+)?)" /, 'option "$1" ');
+    const text = message.startsWith('option "ttl" ')
+      ? `invalid ttl for key ${quote(key)}: ${message.slice('option "ttl" '.length)}`
+      : `${message} (key ${quote(key)})`;
+    throw new (error instanceof RangeError ? RangeError : TypeError)(`${SCOPE}: ${text}`);
   }
+}
+
+/** The settings of a write of `key`: `ttl` and `grace` from the call's options, else the cache's. */
+export function writeSettings(operation: string, key: string, options: unknown, defaults: WriteSettings): WriteSettings {
+  const call = callOptions(operation, options, WRITE_OPTION_NAMES);
+  return aboutKey(key, () => ({
+    ttl: call.ttl === undefined ? defaults.ttl : checkTtl('ttl', call.ttl),
+    grace: call.grace === undefined ? defaults.grace : (checkDuration(SCOPE, 'grace', call.grace, { zero: 'off' }) as number),
+  }));
+}
+
+/** The settings of a getOrSet of `key`: every option from the call's options, else the cache's. */
+export function loadSettings(key: string, options: unknown, defaults: LoadSettings, lockAvailable: boolean): LoadSettings {
+  const call = callOptions('getOrSet', options, LOAD_OPTION_NAMES);
+  const write = writeSettings('getOrSet', key, { ttl: call.ttl, grace: call.grace }, defaults);
+  return aboutKey(key, () => {
+    const timeouts = loaderTimeouts(
+      SCOPE,
+      call.softTimeout === undefined ? defaults.softTimeout : call.softTimeout,
+      call.hardTimeout === undefined ? defaults.hardTimeout : call.hardTimeout,
+    );
+    let lock = defaults.lock;
+    if (call.lock !== undefined) {
+      if (call.lock === false) lock = undefined;
+      else if (!lockAvailable)
+        throw new TypeError(`${SCOPE}: option "lock" needs a Redis bus (option "redis"): the lock lives on the bus's Redis`);
+      else if (call.lock === true) lock = defaults.lock ?? DEFAULTS.lock;
+      else if (isObject(call.lock) && !Array.isArray(call.lock)) {
+        checkKnownKeys(`${SCOPE}: getOrSet`, 'lock', call.lock, OPTION_NAMES.lock);
+        lock = resolveLockTimes(SCOPE, call.lock, defaults.lock ?? DEFAULTS.lock);
+      } else fail(SCOPE, 'lock', 'must be true, false or { ttl, wait }', call.lock, TypeError);
+    }
+    return {
+      ...write,
+      ...timeouts,
+      refreshAhead: call.refreshAhead === undefined ? defaults.refreshAhead : checkFraction(SCOPE, 'refreshAhead', call.refreshAhead),
+      lock,
+    };
+  });
 }

@@ -10,7 +10,17 @@ import { SyncedKeyvStore } from './keyv/keyv-store.js';
 import { MemoryTier } from './memory/memory-tier.js';
 import { Observer } from './observe/events.js';
 import { snapshot } from './observe/stats.js';
-import { callTtl, type ReadyOptions, readyTimeout, resolveOptions, type SyncedCacheOptions } from './options.js';
+import {
+  type LoadSettings,
+  loadSettings,
+  type ReadyOptions,
+  readyTimeout,
+  resolveOptions,
+  type SyncedCacheOptions,
+  type WriteSettings,
+  writeSettings,
+} from './options.js';
+import { Background } from './read/background.js';
 import { GetOrSet, type Loader } from './read/get-or-set.js';
 import { ReadThrough } from './read/read-through.js';
 import { RedisTransport } from './redis/transport.js';
@@ -20,8 +30,18 @@ import { StoreCalls } from './store/calls.js';
 import type { KeyRules } from './store/keys.js';
 import { StoreTier } from './store/store-tier.js';
 import { type OwnedStore, openStoreUrl } from './store/url.js';
-import type { SetManyEntry, SetOptions, SyncedCacheEvents, SyncedCacheStats } from './types.js';
-import { type BatchEntry, clearPlan, deleteManyPlan, deletePlan, loadedPlan, setManyPlan, setPlan, type WritePlan } from './write/plans.js';
+import type { GetOrSetOptions, LoaderContext, SetManyEntry, SetOptions, SyncedCacheEvents, SyncedCacheStats } from './types.js';
+import {
+  type BatchEntry,
+  clearPlan,
+  deleteManyPlan,
+  deletePlan,
+  loadedPlan,
+  setManyPlan,
+  setPlan,
+  timing,
+  type WritePlan,
+} from './write/plans.js';
 import { WritePath } from './write/write-path.js';
 
 /**
@@ -53,6 +73,9 @@ export class SyncedCache<V = unknown> extends EventEmitter<SyncedCacheEvents> {
   readonly #owned: OwnedStore | undefined;
   readonly #breaker: Breaker | undefined;
   readonly #storeTimeout: number;
+  readonly #defaults: LoadSettings;
+  readonly #background = new Background();
+  readonly #lockAvailable: boolean;
   #closing: Promise<void> | undefined;
 
   constructor(options: SyncedCacheOptions = {}) {
@@ -74,9 +97,19 @@ export class SyncedCache<V = unknown> extends EventEmitter<SyncedCacheEvents> {
         : new Breaker({ ...breakerOptions, clock: resolved.clock, changed: (state) => this.#observer.breaker(state) });
     this.#storeTimeout = resolved.storeTimeout;
     this.#store = new StoreTier<V>(opened, new StoreCalls({ timeout: resolved.storeTimeout, breaker: this.#breaker }));
-    this.#memory = new MemoryTier<V>({ ...resolved.memory, clock: resolved.clock });
+    // Stale copies in memory are decided once per cache: only a cache built with grace keeps them.
+    this.#memory = new MemoryTier<V>({ ...resolved.memory, clock: resolved.clock, staleCopies: resolved.grace > 0 });
+    this.#defaults = {
+      ttl: this.#ttl,
+      grace: resolved.grace,
+      softTimeout: resolved.softTimeout,
+      hardTimeout: resolved.hardTimeout,
+      refreshAhead: resolved.refreshAhead,
+      lock: resolved.lock,
+    };
     const fences = new Fences();
     const transport = resolved.transport ?? (resolved.redis === undefined ? undefined : new RedisTransport(resolved.redis));
+    this.#lockAvailable = resolved.redis !== undefined;
     this.#trust = new Trust(transport === undefined ? [] : ['bus']);
     this.#counts = this.#observer.counts;
     this.#listening = this.#observer.listening;
@@ -124,10 +157,15 @@ export class SyncedCache<V = unknown> extends EventEmitter<SyncedCacheEvents> {
     });
     this.#getOrSet = new GetOrSet<V>({
       fences,
-      get: (key) => this.get(key),
-      store: (key, value, ttl, unchanged) =>
+      memory: this.#memory,
+      trust: this.#trust,
+      reads: this.#reads,
+      observer: this.#observer,
+      background: this.#background,
+      lock: undefined,
+      store: (key, value, settings, unchanged) =>
         this.#writes.track(async () => {
-          await this.#writes.run(loadedPlan(await this.#setPlan(key, value, ttl), unchanged));
+          await this.#writes.run(loadedPlan(await this.#setPlan(key, value, settings), unchanged));
         }),
     });
   }
@@ -209,37 +247,31 @@ export class SyncedCache<V = unknown> extends EventEmitter<SyncedCacheEvents> {
     return this.#writes.track(async () => {
       checkKey(key, 'set');
       this.#open('set');
-      await this.#writes.run(await this.#setPlan(key, value, callTtl('set', key, options, this.#ttl)));
+      await this.#writes.run(await this.#setPlan(key, value, writeSettings('set', key, options, this.#defaults)));
     });
   }
 
-  async #setPlan(key: string, value: V, ttl: number | undefined): Promise<WritePlan<void, V>> {
-    // Computed before the write, as Keyv does, so that memory never outlives the store copy.
-    const expires = ttl === undefined ? undefined : Date.now() + ttl;
-    const prepared = await this.#store.prepare(key, value, expires);
-    return setPlan(this.#store, this.#keys.canon(key), key, prepared, ttl, expires);
+  async #setPlan(key: string, value: V, settings: WriteSettings): Promise<WritePlan<void, V>> {
+    const t = timing(settings.ttl, settings.grace);
+    const prepared = await this.#store.prepare(key, value, t.expires, t.fresh);
+    return setPlan(this.#store, this.#keys.canon(key), key, prepared, t);
   }
 
   /** Writes many entries with one store call and one bus message. Nothing is written if any entry is invalid. */
   setMany(entries: readonly SetManyEntry<V>[]): Promise<void> {
     return this.#writes.track(async () => {
-      if (!Array.isArray(entries)) throw new TypeError('synced-cache: setMany: entries must be an array of { key, value, ttl? }');
+      if (!Array.isArray(entries)) throw new TypeError('synced-cache: setMany: entries must be an array of { key, value, ttl?, grace? }');
       this.#open('setMany');
       const batch: BatchEntry<V>[] = [];
       for (const entry of entries) {
         if (typeof entry !== 'object' || entry === null) {
-          throw new TypeError('synced-cache: setMany: each entry must be an object { key, value, ttl? }');
+          throw new TypeError('synced-cache: setMany: each entry must be an object { key, value, ttl?, grace? }');
         }
         checkKey(entry.key, 'setMany');
-        const ttl = callTtl('setMany', entry.key, entry.ttl === undefined ? undefined : { ttl: entry.ttl }, this.#ttl);
-        const expires = ttl === undefined ? undefined : Date.now() + ttl;
-        batch.push({
-          k: this.#keys.canon(entry.key),
-          key: entry.key,
-          ttl,
-          expires,
-          prepared: await this.#store.prepare(entry.key, entry.value, expires),
-        });
+        const settings = writeSettings('setMany', entry.key, { ttl: entry.ttl, grace: entry.grace }, this.#defaults);
+        const t = timing(settings.ttl, settings.grace);
+        const prepared = await this.#store.prepare(entry.key, entry.value, t.expires, t.fresh);
+        batch.push({ k: this.#keys.canon(entry.key), key: entry.key, ttl: t.ttl, expires: t.expires, timing: t, prepared });
       }
       if (batch.length > 0) await this.#writes.run(setManyPlan(this.#store, batch));
     });
@@ -279,14 +311,14 @@ export class SyncedCache<V = unknown> extends EventEmitter<SyncedCacheEvents> {
    * (a delete or a set, here or in another process) while the loader ran: the change wins. A loader
    * result of `undefined` is returned but not stored. Rejects if the loader or the store fails.
    */
-  getOrSet(key: string, loader: (key: string) => V | Promise<V>, options?: SetOptions | number): Promise<V>;
-  getOrSet(key: string, loader: Loader<V>, options?: SetOptions | number): Promise<V | undefined>;
-  async getOrSet(key: string, loader: Loader<V>, options?: SetOptions | number): Promise<V | undefined> {
+  getOrSet(key: string, loader: (key: string, context: LoaderContext<V>) => V | Promise<V>, options?: GetOrSetOptions | number): Promise<V>;
+  getOrSet(key: string, loader: Loader<V>, options?: GetOrSetOptions | number): Promise<V | undefined>;
+  async getOrSet(key: string, loader: Loader<V>, options?: GetOrSetOptions | number): Promise<V | undefined> {
     checkKey(key, 'getOrSet');
     if (typeof loader !== 'function') throw new TypeError('synced-cache: getOrSet: loader must be a function');
-    const ttl = callTtl('getOrSet', key, options, this.#ttl);
+    const settings = loadSettings(key, options, this.#defaults, this.#lockAvailable);
     this.#open('getOrSet');
-    return this.#getOrSet.run(key, this.#keys.canon(key), loader, ttl);
+    return this.#getOrSet.run(key, this.#keys.canon(key), loader, settings);
   }
 
   /**
@@ -393,6 +425,8 @@ export class SyncedCache<V = unknown> extends EventEmitter<SyncedCacheEvents> {
             // Nobody will publish them now: the other processes keep their copies until they expire.
             this.#observer.error(new BusError(`closed with ${unpublished} invalidation(s) not yet published: the bus was down`));
           }
+          // Loaders still running in the background are told to stop; their writes get storeTimeout.
+          await this.#background.drain(this.#storeTimeout, new CacheClosedError('getOrSet'));
           await this.#bus?.close();
         } finally {
           this.#memory.clear();

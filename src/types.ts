@@ -38,6 +38,7 @@ export interface SyncedCacheEvents {
   'bus:up': [];
   'bus:down': [BusDownEvent];
   breaker: [BreakerEvent];
+  stale: [StaleEvent];
 }
 
 /** The bus as `stats()` reports it: `'off'` when the cache runs without a bus (or is closed). */
@@ -82,6 +83,12 @@ export interface SyncedCacheStats {
   pendingInvalidations: number;
   /** The store's circuit breaker (`'off'` when `circuitBreaker: false`), and how many times it opened. */
   breaker: { state: BreakerState | 'off'; opened: number };
+  /** Stale values served (past their ttl, within grace), by what failed. */
+  stale: Record<StaleReason, number>;
+  /** Background refreshes started by `refreshAhead`. */
+  refreshes: number;
+  /** The getOrSet lock across processes: loads run holding it, callers that waited for another process's load, and loads taken over after a wait ran out. */
+  lock: { acquired: number; waited: number; tookOver: number };
 }
 
 /** Where the store's circuit breaker stands. */
@@ -92,10 +99,32 @@ export interface BreakerEvent {
   state: BreakerState;
 }
 
-/** Per-call options of `set`, `setMany` entries and `getOrSet`. */
+/** Per-call options of `set`, `setMany` entries and `getOrSet`. Durations in milliseconds. */
 export interface SetOptions {
-  /** Time-to-live in milliseconds for both tiers; `0`: no expiry. Defaults to the cache's `ttl`. */
+  /** Time-to-live for both tiers; `0`: no expiry. Defaults to the cache's `ttl`. */
   ttl?: number;
+  /** Kept this long past the ttl, served only when fresh data cannot be had. Defaults to the cache's `grace`. */
+  grace?: number;
+}
+
+/** Per-call options of `getOrSet`; each defaults to the cache's option of the same name. */
+export interface GetOrSetOptions extends SetOptions {
+  /** After this, answer with a stale value (if any) and let the loader finish in the background. */
+  softTimeout?: number;
+  /** After this, abort the loader's signal and reject with `LoaderTimeoutError` (or answer with a stale value). */
+  hardTimeout?: number;
+  /** Refresh in the background a hit older than this fraction of its ttl. */
+  refreshAhead?: number;
+  /** One loader call across processes: `true`, `false`, or `{ ttl, wait }`. */
+  lock?: boolean | { ttl?: number; wait?: number };
+}
+
+/** What a `getOrSet` loader is given besides the key. */
+export interface LoaderContext<V> {
+  /** Aborted at `hardTimeout`, and when the cache closes: pass it to `fetch` and the like. */
+  signal: AbortSignal;
+  /** The stale value within grace, if there is one (to revalidate against, or to return as is). */
+  stale: V | undefined;
 }
 
 /** One entry of `setMany`. */
@@ -104,4 +133,15 @@ export interface SetManyEntry<V> {
   value: V;
   /** As {@link SetOptions.ttl}. */
   ttl?: number;
+  /** As {@link SetOptions.grace}. */
+  grace?: number;
+}
+
+/** Why a stale value was served: what failed. */
+export type StaleReason = 'store-error' | 'store-timeout' | 'store-unavailable' | 'loader-error' | 'loader-timeout';
+
+/** Payload of the 'stale' event: a value past its ttl (within grace) was served because fresh data could not be had. */
+export interface StaleEvent {
+  key: string;
+  reason: StaleReason;
 }

@@ -5,8 +5,18 @@
  */
 export interface Entry<V> {
   value: V;
-  /** When the entry expires, on the `Date.now()` clock; `undefined`: never. */
+  /** When the entry is gone, on the `Date.now()` clock (its grace included); `undefined`: never. */
   expires: number | undefined;
+  /**
+   * When an entry kept with grace stops being fresh (its ttl), on the `Date.now()` clock; between this
+   * and `expires` it is stale: served only when fresh data cannot be had. Absent without grace.
+   */
+  fresh?: number;
+}
+
+/** True when `entry` is past its fresh life (but not gone) at `now`. */
+export function isStale(entry: Entry<unknown>, now: number): boolean {
+  return entry.fresh !== undefined && entry.fresh <= now;
 }
 
 /** Milliseconds `entry` has left at `now` (`Date.now()` clock); `undefined` when it never expires. */

@@ -6,6 +6,11 @@ export interface MemoryTierOptions {
   maxSize: number | undefined;
   ttl: number | undefined;
   clock: Clock;
+  /**
+   * Keep entries written with grace past their fresh life, for `stale()`. Decided once per cache: with it,
+   * lru-cache keeps stale entries it finds (instead of deleting them) and tells us when one goes.
+   */
+  staleCopies: boolean;
 }
 
 // lru-cache refuses undefined and nullish value types; we keep any non-undefined value.
@@ -29,14 +34,25 @@ export class MemoryTier<V> {
   readonly #ttlCap: number | undefined;
   readonly #sized: boolean;
   readonly #maxSize: number;
+  readonly #clock: Clock;
+  /** When the stale copy of an entry written with grace may no longer be served (memory clock); only with staleCopies. */
+  readonly #graceUntil: Map<string, number> | undefined;
 
   constructor(options: MemoryTierOptions) {
     this.#ttlCap = options.ttl;
     this.#sized = options.maxSize !== undefined;
     this.#maxSize = options.maxSize ?? 0;
+    this.#clock = options.clock;
+    const graceUntil = options.staleCopies ? new Map<string, number>() : undefined;
+    this.#graceUntil = graceUntil;
     this.#lru = new LRUCache<string | symbol, Stored>({
       max: options.max,
       ...(options.maxSize === undefined ? {} : { maxSize: options.maxSize + 1 }),
+      // An entry past its fresh life stays (get() still misses it) until evicted, deleted or overwritten,
+      // and the grace deadline goes with it.
+      ...(graceUntil === undefined
+        ? {}
+        : { noDeleteOnStaleGet: true, dispose: (_value: Stored, key: string | symbol) => void graceUntil.delete(key as string) }),
       perf: options.clock,
       // lru-cache reuses a reading of the clock for 1 ms of real time; an injected clock is read every
       // time, so a test that moves it sees the effect at once.
@@ -58,11 +74,18 @@ export class MemoryTier<V> {
     return this.#lru.has(key);
   }
 
+  /** Milliseconds `key` has left to live fresh in memory; undefined when absent or without an end. */
+  remaining(key: string): number | undefined {
+    const left = this.#lru.getRemainingTTL(key);
+    return left > 0 && Number.isFinite(left) ? left : undefined;
+  }
+
   /**
-   * Keeps `value` for at most `remaining` ms (the entry's remaining store lifetime; undefined for none)
-   * and at most the memory ttl cap. `size` is required when a byte limit is configured.
+   * Keeps `value` for at most `remaining` ms (the entry's remaining fresh lifetime in the store; undefined
+   * for none) and at most the memory ttl cap, and, with stale copies on, `grace` ms longer as a stale copy
+   * for `stale()`. `size` is required when a byte limit is configured.
    */
-  set(key: string, value: V, remaining: number | undefined, size: number): void {
+  set(key: string, value: V, remaining: number | undefined, size: number, grace = 0): void {
     let ttl = this.#ttlCap;
     if (remaining !== undefined) {
       // Already expired in the store: keeping it here would outlive the store copy.
@@ -80,6 +103,19 @@ export class MemoryTier<V> {
     const lru = this.#lru;
     if (lru.size >= lru.max && lru.has(SENTINEL)) lru.delete(SENTINEL);
     lru.set(key, value as Stored, { ttl: ttl ?? 0, ...(this.#sized ? { size: Math.max(1, size) } : {}) });
+    if (this.#graceUntil !== undefined && grace > 0 && remaining !== undefined) {
+      this.#graceUntil.set(key, this.#clock.now() + remaining + grace);
+    }
+  }
+
+  /**
+   * The value of `key` if memory holds it as a stale copy still within its grace (or fresh): for answers
+   * when fresh data cannot be had. Never refreshes recency.
+   */
+  stale(key: string): V | undefined {
+    const until = this.#graceUntil?.get(key);
+    if (until === undefined || until <= this.#clock.now()) return undefined;
+    return this.#lru.peek(key, { allowStale: true }) as V | undefined;
   }
 
   delete(key: string): void {
@@ -95,8 +131,11 @@ export class MemoryTier<V> {
       lru.clear();
     } else {
       // Keys first: deleting while lru-cache walks its own list would skip entries.
+      // Stale entries first (lru-cache's key listing skips them); the sentinel never goes stale.
+      lru.purgeStale();
       for (const key of [...lru.keys()]) if (key !== SENTINEL) lru.delete(key);
     }
+    this.#graceUntil?.clear();
     this.#guard();
   }
 

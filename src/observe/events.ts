@@ -1,10 +1,10 @@
 import type { EventEmitter } from 'node:events';
-import type { Tier } from '../types.js';
+import type { StaleReason, Tier } from '../types.js';
 import { channels } from './diagnostics.js';
 
 /** The events the hot paths check before building anything. */
-type Listened = 'hit' | 'miss' | 'set' | 'delete' | 'invalidate';
-const LISTENED: readonly Listened[] = ['hit', 'miss', 'set', 'delete', 'invalidate'];
+type Listened = 'hit' | 'miss' | 'set' | 'delete' | 'invalidate' | 'stale';
+const LISTENED: readonly Listened[] = ['hit', 'miss', 'set', 'delete', 'invalidate', 'stale'];
 
 /** Why the whole memory tier was dropped. */
 export type FlushCause = 'reconnect' | 'gap' | 'clear';
@@ -17,6 +17,9 @@ export interface Counts {
   sets: number;
   deletes: number;
   flushes: { reconnect: number; gap: number; clear: number };
+  stale: Record<StaleReason, number>;
+  refreshes: number;
+  lock: { acquired: number; waited: number; tookOver: number };
 }
 
 /** What a write reports when it is done: the write trace, the counters and the events, the same for every kind. */
@@ -39,9 +42,19 @@ export interface WriteReport {
  * operation that emitted.
  */
 export class Observer {
-  readonly counts: Counts = { memoryHits: 0, storeHits: 0, misses: 0, sets: 0, deletes: 0, flushes: { reconnect: 0, gap: 0, clear: 0 } };
+  readonly counts: Counts = {
+    memoryHits: 0,
+    storeHits: 0,
+    misses: 0,
+    sets: 0,
+    deletes: 0,
+    flushes: { reconnect: 0, gap: 0, clear: 0 },
+    stale: { 'store-error': 0, 'store-timeout': 0, 'store-unavailable': 0, 'loader-error': 0, 'loader-timeout': 0 },
+    refreshes: 0,
+    lock: { acquired: 0, waited: 0, tookOver: 0 },
+  };
   /** Hot-path switches: an event is built and emitted only while someone listens to it. */
-  readonly listening: Record<Listened, boolean> = { hit: false, miss: false, set: false, delete: false, invalidate: false };
+  readonly listening: Record<Listened, boolean> = { hit: false, miss: false, set: false, delete: false, invalidate: false, stale: false };
   readonly #emitter: EventEmitter;
   readonly #namespace: string;
   readonly #instanceId: () => string | undefined;
@@ -83,6 +96,13 @@ export class Observer {
     if (tier === 'memory') this.counts.memoryHits++;
     else this.counts.storeHits++;
     if (this.listening.hit) this.#emitter.emit('hit', { key, tier });
+  }
+
+  /** A stale value (within grace) answers a call because fresh data could not be had. */
+  stale(key: string, reason: StaleReason): void {
+    this.counts.stale[reason]++;
+    if (channels.stale.hasSubscribers) channels.stale.publish({ namespace: this.#namespace, instanceId: this.#instanceId(), key, reason });
+    if (this.listening.stale) this.#emitter.emit('stale', { key, reason });
   }
 
   miss(key: string): void {

@@ -51,5 +51,8 @@ export function snapshot(
     memorySize,
     pendingInvalidations: bus?.pendingKeys ?? 0,
     breaker: { state: breaker?.state ?? 'off', opened: breaker?.opened ?? 0 },
+    stale: { ...counts.stale },
+    refreshes: counts.refreshes,
+    lock: { ...counts.lock },
   };
 }

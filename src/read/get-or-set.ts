@@ -1,25 +1,54 @@
 import type { Fences } from '../coherence/fences.js';
+import type { Trust } from '../coherence/trust.js';
+import { LoaderTimeoutError, StoreError } from '../errors.js';
+import type { MemoryTier } from '../memory/memory-tier.js';
+import type { Observer } from '../observe/events.js';
+import type { LoadSettings } from '../options.js';
+import type { Background } from './background.js';
+import { type Loader, runLoader, SOFT, softDeadline } from './loader.js';
+import type { ReadThrough } from './read-through.js';
 import { SingleFlight } from './single-flight.js';
 
-/** What a loader is given besides the key. */
-export type Loader<V> = (key: string) => V | undefined | Promise<V | undefined>;
+export type { Loader } from './loader.js';
+
+/** How a load goes through the lock across processes: not at all, or the outcome of taking it. */
+export interface LockStep<V> {
+  /**
+   * Runs `load` holding the key's lock, or waits (at most the lock's `wait`) for the process holding it
+   * and returns what it stored (re-read from the store), or runs `load` anyway when the wait ran out.
+   */
+  around(key: string, k: string, lock: { ttl: number; wait: number }, load: () => Promise<V | undefined>): Promise<V | undefined>;
+}
 
 /** The parts get-or-set is built from. */
 export interface GetOrSetParts<V> {
   fences: Fences;
-  /** The cache's own read (memory, then the store). */
-  get(key: string): Promise<V | undefined>;
+  memory: MemoryTier<V>;
+  trust: Trust;
+  reads: ReadThrough<V>;
+  observer: Observer;
+  background: Background;
+  /** The lock step, when the cache has a Redis bus. */
+  lock: LockStep<V> | undefined;
   /**
    * Stores a loader's result for `key`, unless `unchanged()` is false when the write begins. Resolves
-   * once stored and announced (or skipped).
+   * once stored and announced (or skipped); rejects as a write does.
    */
-  store(key: string, value: V, ttl: number | undefined, unchanged: () => boolean): Promise<void>;
+  store(key: string, value: V, settings: LoadSettings, unchanged: () => boolean): Promise<void>;
 }
 
 /**
- * getOrSet as named steps: fresh (a hit is returned) -> load (once per key per process at a time:
- * concurrent callers share one loader call) -> store the result, unless the key changed while the loader
- * ran. Later steps (refresh-ahead, lock, stale fallback) slot in between.
+ * getOrSet as named steps:
+ * 1. fresh: a memory hit, or a fresh store entry, is the answer (and, past `refreshAhead` of its ttl,
+ *    refreshed in the background, once per key per process);
+ * 2. lock: across processes, only the lock's holder loads; the others wait for its result;
+ * 3. load: the loader, once per key per process at a time (concurrent callers share the call), given
+ *    `{ signal, stale }`; past `softTimeout` a stale value answers and the load goes on in the background;
+ *    past `hardTimeout` its signal is aborted;
+ * 4. store: the result is written unless the key changed while the loader ran (the change wins); a store
+ *    that fails does not fail the call (the source answered), and memory does not keep what the store
+ *    may not have;
+ * 5. stale fallback: when the loader fails or times out, a stale value within grace answers, and says so.
  */
 export class GetOrSet<V> {
   readonly #parts: GetOrSetParts<V>;
@@ -29,24 +58,102 @@ export class GetOrSet<V> {
     this.#parts = parts;
   }
 
-  async run(key: string, k: string, loader: Loader<V>, ttl: number | undefined): Promise<V | undefined> {
-    const fresh = await this.#parts.get(key);
-    if (fresh !== undefined) return fresh;
-    return this.#flights.run(k, () => this.#load(key, k, loader, ttl));
+  async run(key: string, k: string, loader: Loader<V>, settings: LoadSettings): Promise<V | undefined> {
+    const { memory, trust, reads, observer } = this.#parts;
+    // 1. fresh
+    if (trust.trusted) {
+      const hit = memory.get(k);
+      if (hit !== undefined) {
+        observer.hit(key, 'memory');
+        this.#refreshAhead(key, k, loader, settings, memory.remaining(k));
+        return hit;
+      }
+    }
+    let stale: V | undefined;
+    try {
+      const found = await reads.find(k, key);
+      if (found !== undefined && !found.stale) {
+        this.#refreshAhead(key, k, loader, settings, found.until === undefined ? undefined : found.until - Date.now());
+        return found.value;
+      }
+      stale = found?.value;
+    } catch (error) {
+      // The store is down and the source may be up: load anyway, with memory's stale copy to fall back on.
+      if (!(error instanceof StoreError)) throw error;
+      stale = reads.staleCopy(k);
+    }
+    return this.#flights.run(k, () => this.#locked(key, k, loader, settings, stale));
   }
 
-  async #load(key: string, k: string, loader: Loader<V>, ttl: number | undefined): Promise<V | undefined> {
-    const fences = this.#parts.fences;
+  /** Background refresh of a hit past `refreshAhead` of its ttl; once per key per process at a time. */
+  #refreshAhead(key: string, k: string, loader: Loader<V>, settings: LoadSettings, remaining: number | undefined): void {
+    const { refreshAhead, ttl } = settings;
+    if (refreshAhead === undefined || ttl === undefined || remaining === undefined) return;
+    if (remaining > (1 - refreshAhead) * ttl || this.#flights.running(k)) return;
+    this.#parts.observer.counts.refreshes++;
+    const refresh = this.#flights.run(k, () => this.#locked(key, k, loader, { ...settings, softTimeout: undefined }, undefined));
+    this.#parts.background.add(refresh.catch((error: unknown) => this.#parts.observer.error(asError(error))));
+  }
+
+  /** 2. lock */
+  #locked(key: string, k: string, loader: Loader<V>, settings: LoadSettings, stale: V | undefined): Promise<V | undefined> {
+    const lock = this.#parts.lock;
+    if (lock === undefined || settings.lock === undefined) return this.#load(key, k, loader, settings, stale);
+    return lock.around(key, k, settings.lock, () => this.#load(key, k, loader, settings, stale));
+  }
+
+  /** 3. load, 4. store, 5. stale fallback */
+  async #load(key: string, k: string, loader: Loader<V>, settings: LoadSettings, stale: V | undefined): Promise<V | undefined> {
+    const { fences, observer, background } = this.#parts;
     // Entered before the loader runs, so that any change of the key meanwhile (a local write, an
     // invalidation from another process, a flush) is seen when the result is about to be stored.
     const since = fences.enter(k);
+    const { controller, release } = background.controller();
+    let loaderFailed = false;
+    const stored = runLoader(loader, key, stale, settings.hardTimeout, controller)
+      .catch((error: unknown) => {
+        loaderFailed = true;
+        throw error;
+      })
+      .then(async (value) => {
+        if (value !== undefined) await this.#store(key, value, settings, () => fences.unchangedSince(k, since));
+        return value;
+      })
+      .finally(() => {
+        release();
+        fences.leave(k);
+      });
+    if (settings.softTimeout !== undefined && stale !== undefined) {
+      const deadline = softDeadline(settings.softTimeout);
+      const first = await Promise.race([stored, deadline.promise]).catch(() => undefined);
+      deadline.cancel();
+      if (first === SOFT) {
+        // The loader goes on; its result is stored and announced when it settles.
+        background.add(stored.catch((error: unknown) => observer.error(asError(error))));
+        observer.stale(key, 'loader-timeout');
+        return stale;
+      }
+    }
     try {
-      const value = await loader(key);
-      if (value === undefined) return undefined;
-      await this.#parts.store(key, value, ttl, () => fences.unchangedSince(k, since));
-      return value;
-    } finally {
-      fences.leave(k);
+      return await stored;
+    } catch (error) {
+      if (!loaderFailed || stale === undefined) throw error;
+      observer.stale(key, error instanceof LoaderTimeoutError ? 'loader-timeout' : 'loader-error');
+      return stale;
     }
   }
+
+  /** 4. store: a failing store does not fail the call; the value is returned all the same. */
+  async #store(key: string, value: V, settings: LoadSettings, unchanged: () => boolean): Promise<void> {
+    try {
+      await this.#parts.store(key, value, settings, unchanged);
+    } catch (error) {
+      if (!(error instanceof StoreError)) throw error;
+      this.#parts.observer.error(error);
+    }
+  }
+}
+
+function asError(error: unknown): Error {
+  return error instanceof Error ? error : new Error(String(error));
 }

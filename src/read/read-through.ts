@@ -1,18 +1,35 @@
 import type { Fences } from '../coherence/fences.js';
 import type { Trust } from '../coherence/trust.js';
-import type { Entry } from '../entry/entry.js';
+import { isStale } from '../entry/entry.js';
+import { StoreError, StoreTimeoutError, StoreUnavailableError } from '../errors.js';
 import type { MemoryTier } from '../memory/memory-tier.js';
 import type { Observer } from '../observe/events.js';
-import type { StoreTier } from '../store/store-tier.js';
+import type { ReadEntry, StoreTier } from '../store/store-tier.js';
+import type { StaleReason } from '../types.js';
 
-type Read<V> = Entry<V> & { size: number };
+/** What a store read found for one key: a fresh value, or a stale one within its grace. */
+export interface Found<V> {
+  value: V;
+  stale: boolean;
+  /** The end of its fresh life (`Date.now()` clock), when it has one. */
+  until: number | undefined;
+}
+
+/** Why a stale value stands in for a store call that failed. */
+export function staleReason(error: unknown): StaleReason {
+  if (error instanceof StoreTimeoutError) return 'store-timeout';
+  if (error instanceof StoreUnavailableError) return 'store-unavailable';
+  return 'store-error';
+}
 
 /**
  * Reads that missed memory (or could not trust it) go to the store here, and only here: what the store
- * answered is classified in one place (a live entry is a hit; nothing, or an expired record, a miss) and
- * put in memory only if nothing invalidated its key, or everything, since the read began. Concurrent
- * readers of one key share one store read, unless an invalidation overtook it: a caller arriving after
- * an invalidation must not get a value read before it.
+ * answered is classified in one place (fresh is a hit; stale within grace is a miss for `get`, and what
+ * `getOrSet` falls back on; nothing, or a record past its life, is a miss) and put in memory only if it
+ * is fresh and nothing invalidated its key, or everything, since the read began. Concurrent readers of
+ * one key share one store read, unless an invalidation overtook it: a caller arriving after an
+ * invalidation must not get a value read before it. When the store fails, a stale copy kept in memory
+ * (within its grace, while memory is trusted) answers instead, and says so.
  */
 export class ReadThrough<V> {
   readonly #fences: Fences;
@@ -29,9 +46,19 @@ export class ReadThrough<V> {
     this.#observer = observer;
   }
 
-  /** The value of canonical key `k` (`key` as the caller gave it, for events), from the store. */
-  read(k: string, key: string): Promise<V | undefined> {
-    const joined = this.#fences.joinableRead(k) as Promise<V | undefined> | undefined;
+  /** The fresh value of canonical key `k` (`key` as the caller gave it, for events), from the store. */
+  async read(k: string, key: string): Promise<V | undefined> {
+    try {
+      const found = await this.find(k, key);
+      return found === undefined || found.stale ? undefined : found.value;
+    } catch (error) {
+      return this.#fallback(k, key, error);
+    }
+  }
+
+  /** What the store holds for `k`, fresh or stale, through the shared read; rejects when the store fails. */
+  find(k: string, key: string): Promise<Found<V> | undefined> {
+    const joined = this.#fences.joinableRead(k) as Promise<Found<V> | undefined> | undefined;
     if (joined !== undefined) return joined;
     const since = this.#fences.enter(k);
     const read = this.#store.get(k).then((entry) => this.#settle(k, key, entry, since));
@@ -39,9 +66,15 @@ export class ReadThrough<V> {
     return read;
   }
 
+  /** A stale copy from memory, for a call whose fresh data cannot be had, or undefined. */
+  staleCopy(k: string): V | undefined {
+    return this.#trust.trusted ? this.#memory.stale(k) : undefined;
+  }
+
   /**
-   * Many values, aligned with `ks`: memory first, then reads in flight joined as `read()` joins them, then
-   * one store call for the rest, whose per-key results `read()` may join in turn.
+   * Many values, aligned with `ks`: memory first, then reads in flight joined as `find()` joins them, then
+   * one store call for the rest, whose per-key results `find()` may join in turn. When the store fails,
+   * stale copies answer if every key still wanting a value has one; otherwise the call fails.
    */
   async readMany(ks: readonly string[], keys: readonly string[]): Promise<(V | undefined)[]> {
     const result: (V | undefined)[] = Array.from({ length: ks.length }, () => undefined);
@@ -50,6 +83,11 @@ export class ReadThrough<V> {
     const batch: string[] = [];
     const batchKeys: string[] = [];
     const waiting = new Map<string, number[]>();
+    const answered = new Set<string>();
+    const take = (k: string, found: Found<V> | undefined) => {
+      answered.add(k);
+      for (const i of waiting.get(k) ?? []) result[i] = found === undefined || found.stale ? undefined : found.value;
+    };
     for (let i = 0; i < ks.length; i++) {
       const k = ks[i] as string;
       const value = trusted ? this.#memory.get(k) : undefined;
@@ -63,12 +101,12 @@ export class ReadThrough<V> {
         slots.push(i);
         continue;
       }
-      const joined = this.#fences.joinableRead(k) as Promise<V | undefined> | undefined;
+      waiting.set(k, [i]);
+      const joined = this.#fences.joinableRead(k) as Promise<Found<V> | undefined> | undefined;
       if (joined !== undefined) {
-        pending.push(joined.then((v) => (result[i] = v)));
+        pending.push(joined.then((found) => take(k, found)));
         continue;
       }
-      waiting.set(k, [i]);
       batch.push(k);
       batchKeys.push(keys[i] as string);
     }
@@ -78,18 +116,35 @@ export class ReadThrough<V> {
       batch.forEach((k, j) => {
         const read = load.then((entries) => this.#settle(k, batchKeys[j] as string, entries[j], since[j] as number));
         this.#share(k, read, since[j] as number);
-        pending.push(
-          read.then((v) => {
-            for (const i of waiting.get(k) ?? []) result[i] = v;
-          }),
-        );
+        pending.push(read.then((found) => take(k, found)));
       });
     }
-    await Promise.all(pending);
+    const settled = await Promise.allSettled(pending);
+    const failure = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+    if (failure !== undefined) {
+      const error: unknown = failure.reason;
+      // Every key still wanting a value needs a stale copy, or the whole call fails: no silent misses.
+      const fallback = [...waiting].filter(([k]) => !answered.has(k)).map(([k, slots]) => [slots, this.staleCopy(k)] as const);
+      if (!(error instanceof StoreError) || fallback.some(([, stale]) => stale === undefined)) throw error;
+      const reason = staleReason(error);
+      for (const [slots, stale] of fallback) {
+        for (const i of slots) {
+          result[i] = stale;
+          this.#observer.stale(keys[i] as string, reason);
+        }
+      }
+    }
     return result;
   }
 
-  #share(k: string, read: Promise<V | undefined>, since: number): void {
+  #fallback(k: string, key: string, error: unknown): V {
+    const stale = error instanceof StoreError ? this.staleCopy(k) : undefined;
+    if (stale === undefined) throw error;
+    this.#observer.stale(key, staleReason(error));
+    return stale;
+  }
+
+  #share(k: string, read: Promise<Found<V> | undefined>, since: number): void {
     this.#fences.shareRead(k, read, since);
     // Registered before any caller's await, so the fence is released after memory was filled and before
     // callers resume; leave() matches this very read, never a newer one shared since.
@@ -97,16 +152,23 @@ export class ReadThrough<V> {
     read.then(release, release);
   }
 
-  /** What a store read found: a hit is filled into memory if nothing changed since `since`; else a miss. */
-  #settle(k: string, key: string, entry: Read<V> | undefined, since: number): V | undefined {
+  /** What a store read found: fresh is a hit, filled into memory if nothing changed since `since`; anything else a miss. */
+  #settle(k: string, key: string, entry: ReadEntry<V> | undefined, since: number): Found<V> | undefined {
     if (entry === undefined) {
       this.#observer.miss(key);
       return undefined;
     }
+    const now = Date.now();
+    const end = entry.fresh ?? entry.expires;
+    if (isStale(entry, now)) {
+      this.#observer.miss(key);
+      return { value: entry.value, stale: true, until: end };
+    }
     this.#observer.hit(key, 'store');
     if (this.#trust.trusted && this.#fences.unchangedSince(k, since)) {
-      this.#memory.set(k, entry.value, entry.expires === undefined ? undefined : entry.expires - Date.now(), entry.size);
+      const grace = entry.fresh === undefined || entry.expires === undefined ? 0 : entry.expires - entry.fresh;
+      this.#memory.set(k, entry.value, end === undefined ? undefined : end - now, entry.size, grace);
     }
-    return entry.value;
+    return { value: entry.value, stale: false, until: end };
   }
 }

@@ -17,6 +17,11 @@ export class SingleFlight<T> {
     return call;
   }
 
+  /** True while a call for `key` runs. */
+  running(key: string): boolean {
+    return this.#running.has(key);
+  }
+
   /** Keys with a call running; for tests and diagnostics. */
   get size(): number {
     return this.#running.size;

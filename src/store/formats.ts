@@ -48,14 +48,14 @@ export function keyv5Format(keyv: Keyv5Parts, defaultSerialize: () => unknown): 
     raw: serialize === undefined,
     async encode(record: StoredRecord) {
       if (serialize === undefined) return record;
-      if (compression !== undefined) return serialize({ value: await compression.compress(record.value), expires: record.expires });
+      if (compression !== undefined) return serialize({ ...record, value: await compression.compress(record.value) });
       return serialize(record);
     },
     async decode(raw: unknown) {
       if (deserialize === undefined || (typeof raw !== 'string' && compression === undefined)) return raw as StoredRecord;
       const data = (await deserialize(raw as string)) as StoredRecord | undefined;
       if (compression === undefined || data === undefined || data === null) return data;
-      return { value: await compression.decompress(data.value), expires: data.expires ?? undefined };
+      return { ...data, value: await compression.decompress(data.value) };
     },
   };
 }

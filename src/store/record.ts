@@ -5,7 +5,10 @@ import { judgeJson } from './json-data.js';
 /** The record Keyv stores: `{ value, expires }`. Later fields ride beside them; plain Keyv ignores them. */
 export interface StoredRecord {
   value?: unknown;
+  /** The end of the entry's life, grace included: what plain Keyv readers judge expiry by. */
   expires?: number | null;
+  /** With grace: the end of its fresh life (its ttl). */
+  fresh?: number;
 }
 
 /** How one Keyv generation encodes the record for its store. */
@@ -54,11 +57,11 @@ export class RecordCodec<V> {
   }
 
   /**
-   * Encodes `value` (expiring at `expires`, `Date.now()` clock) for the store. Throws a TypeError naming
+   * Encodes `value` (gone at `expires`, stale from `fresh` when kept with grace; `Date.now()` clock) for the store. Throws a TypeError naming
    * `key` when the value cannot be stored faithfully; nothing is written then.
    */
-  async prepare(key: string, value: V, expires: number | undefined): Promise<Prepared<V>> {
-    const record: StoredRecord = expires === undefined ? { value } : { value, expires };
+  async prepare(key: string, value: V, expires: number | undefined, fresh?: number): Promise<Prepared<V>> {
+    const record: StoredRecord = expires === undefined ? { value } : fresh === undefined ? { value, expires } : { value, expires, fresh };
     const format = this.#format;
     if (format.json !== undefined) {
       const verdict = judgeJson(value);
@@ -102,7 +105,10 @@ export class RecordCodec<V> {
     if (raw === undefined || raw === null) return undefined;
     const data = await this.#format.decode(raw);
     if (data === undefined || data === null || typeof data !== 'object' || data.value === undefined) return undefined;
-    return { value: data.value as V, expires: typeof data.expires === 'number' ? data.expires : undefined };
+    const expires = typeof data.expires === 'number' ? data.expires : undefined;
+    return typeof data.fresh === 'number' && expires !== undefined
+      ? { value: data.value as V, expires, fresh: data.fresh }
+      : { value: data.value as V, expires };
   }
 }
 

@@ -1,5 +1,5 @@
 import type { Keyv } from 'keyv';
-import type { Entry } from '../entry/entry.js';
+import { type Entry, isStale } from '../entry/entry.js';
 import { StoreError } from '../errors.js';
 import type { OpenedStore } from './adapter.js';
 import type { StoreCalls, StoreOperation } from './calls.js';
@@ -72,11 +72,11 @@ export class StoreTier<V> {
   }
 
   /** Encodes `value` for the store and gives back what every process will read; throws a TypeError naming `key`. */
-  prepare(key: string, value: V, expires: number | undefined): Promise<Prepared<V>> {
-    return this.#codec.prepare(key, value, expires);
+  prepare(key: string, value: V, expires: number | undefined, fresh?: number): Promise<Prepared<V>> {
+    return this.#codec.prepare(key, value, expires, fresh);
   }
 
-  /** The live entry of canonical key `k`, or undefined (absent, expired, or not a value). */
+  /** The entry of canonical key `k` while it lives (fresh, or stale within its grace), or undefined (absent, gone, or not a value). */
   async get(k: string): Promise<ReadEntry<V> | undefined> {
     const raw = await this.#calls.run('get', k, () => this.#driver.get(k));
     return this.#live('get', k, raw, Date.now());
@@ -101,13 +101,15 @@ export class StoreTier<V> {
       );
     }
     if (entry === undefined || (entry.expires !== undefined && entry.expires <= now)) return undefined;
-    return { value: entry.value, expires: entry.expires, size: typeof raw === 'string' ? raw.length : 1 };
+    return { ...entry, size: typeof raw === 'string' ? raw.length : 1 };
   }
 
-  /** True when `k` holds a live entry (an expired record the store still keeps is not one). */
+  /** True when `k` holds a fresh entry (an expired record the store still keeps, or one in its grace, is not one). */
   async has(k: string): Promise<boolean> {
     const raw = await this.#calls.run('has', k, () => this.#driver.get(k));
-    return (await this.#live('has', k, raw, Date.now())) !== undefined;
+    const now = Date.now();
+    const entry = await this.#live('has', k, raw, now);
+    return entry !== undefined && !isStale(entry, now);
   }
 
   async set(k: string, prepared: Prepared<V>, ttl: number | undefined, expires: number | undefined): Promise<void> {
@@ -157,7 +159,7 @@ export class StoreTier<V> {
   }
 
   /**
-   * The live entries of the namespace, as `[canonical key, entry]`, straight from the adapter (Keyv's own
+   * The fresh entries of the namespace, as `[canonical key, entry]`, straight from the adapter (Keyv's own
    * iterator deletes the expired entries it meets). Every step goes through the call chain.
    */
   async *entries(): AsyncGenerator<[string, Entry<V>], void> {
@@ -166,8 +168,9 @@ export class StoreTier<V> {
       const step = await this.#calls.run('iterate', undefined, () => source.next());
       if (step.done === true) return;
       const [k, raw] = step.value;
-      const entry = await this.#live('iterate', k, raw, Date.now());
-      if (entry !== undefined) yield [k, { value: entry.value, expires: entry.expires }];
+      const now = Date.now();
+      const entry = await this.#live('iterate', k, raw, now);
+      if (entry !== undefined && !isStale(entry, now)) yield [k, { value: entry.value, expires: entry.expires }];
     }
   }
 

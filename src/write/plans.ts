@@ -4,9 +4,36 @@ import type { StoreTier, StoreWrite } from '../store/store-tier.js';
 /** What memory may keep for a key once its write has landed alone. */
 export interface MemoryFill<V> {
   value: V;
-  /** Absolute expiry (`Date.now()` clock), computed before the write as Keyv does, so memory never outlives the store copy. */
+  /** End of the fresh life (`Date.now()` clock), computed before the write as Keyv does, so memory never outlives the store copy. */
   expires: number | undefined;
   size: number;
+  /** Milliseconds memory may keep it past that as a stale copy. */
+  grace: number;
+}
+
+/**
+ * When a write's entry stops being fresh and when it is gone, from its ttl and grace, computed before the
+ * write (as Keyv does) so that no tier outlives the store's copy.
+ */
+export interface Timing {
+  /** The ttl the adapter is given: the whole life, grace included. */
+  ttl: number | undefined;
+  /** The end of the whole life (`Date.now()` clock). */
+  expires: number | undefined;
+  /** The end of the fresh life, when there is a grace after it. */
+  fresh: number | undefined;
+  /** Milliseconds of grace (0 without a ttl: what never expires has no grace). */
+  grace: number;
+}
+
+export function timing(ttl: number | undefined, grace: number, now = Date.now()): Timing {
+  if (ttl === undefined) return { ttl: undefined, expires: undefined, fresh: undefined, grace: 0 };
+  if (grace <= 0) return { ttl, expires: now + ttl, fresh: undefined, grace: 0 };
+  return { ttl: ttl + grace, expires: now + ttl + grace, fresh: now + ttl, grace };
+}
+
+function fillOf<T>(prepared: Prepared<T>, t: Timing): MemoryFill<T> {
+  return { value: prepared.value, expires: t.fresh ?? t.expires, size: prepared.size, grace: t.grace };
 }
 
 /**
@@ -32,25 +59,19 @@ export interface WritePlan<R, V = unknown> {
   condition?(): boolean;
 }
 
-export function setPlan<T>(
-  store: StoreTier<T>,
-  k: string,
-  key: string,
-  prepared: Prepared<T>,
-  ttl: number | undefined,
-  expires: number | undefined,
-): WritePlan<void, T> {
+export function setPlan<T>(store: StoreTier<T>, k: string, key: string, prepared: Prepared<T>, t: Timing): WritePlan<void, T> {
   return {
     operation: 'set',
     keys: [k],
     callerKeys: [key],
-    store: () => store.set(k, prepared, ttl, expires),
-    fills: [{ value: prepared.value, expires, size: prepared.size }],
+    store: () => store.set(k, prepared, t.ttl, t.expires),
+    fills: [fillOf(prepared, t)],
   };
 }
 
 export interface BatchEntry<T> extends StoreWrite<T> {
   key: string;
+  timing: Timing;
 }
 
 export function setManyPlan<T>(store: StoreTier<T>, entries: readonly BatchEntry<T>[]): WritePlan<void, T> {
@@ -59,7 +80,7 @@ export function setManyPlan<T>(store: StoreTier<T>, entries: readonly BatchEntry
     keys: entries.map((e) => e.k),
     callerKeys: entries.map((e) => e.key),
     store: () => store.setMany(entries),
-    fills: entries.map((e) => ({ value: e.prepared.value, expires: e.expires, size: e.prepared.size })),
+    fills: entries.map((e) => fillOf(e.prepared, e.timing)),
   };
 }
 

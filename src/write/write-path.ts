@@ -154,7 +154,7 @@ export class WritePath<V> {
       seen?.add(k);
       const fill = fills[i];
       if (alone[i] !== true || fill === undefined) continue;
-      memory.set(k, fill.value, fill.expires === undefined ? undefined : fill.expires - Date.now(), fill.size);
+      memory.set(k, fill.value, fill.expires === undefined ? undefined : fill.expires - Date.now(), fill.size, fill.grace);
     }
   }
 }

@@ -312,9 +312,24 @@ describe('store failures surface', () => {
     await expect(cache.has('k')).rejects.toThrow(StoreError);
     await expect(cache.getMany(['a', 'b'])).rejects.toThrow(StoreError);
     await expect(cache.setMany([{ key: 'a', value: 1 }])).rejects.toThrow(StoreError);
-    await expect(cache.getOrSet('a', () => 1)).rejects.toThrow(StoreError);
-    store.heal('get');
-    await expect(cache.getOrSet('a', () => 1)).rejects.toThrow(StoreError);
+  });
+
+  it('getOrSet with the store down still answers from the loader, reports the failed write, and keeps nothing in memory', async () => {
+    const store = new ControlledStore();
+    const cache = makeCache<number>({ store, circuitBreaker: false });
+    const errors: Error[] = [];
+    cache.on('error', (e) => errors.push(e));
+    store.fail('get');
+    store.fail('set');
+    let calls = 0;
+    expect(await cache.getOrSet('a', () => ++calls)).toBe(1);
+    expect(errors).toEqual([expect.any(StoreError)]);
+    expect(errors[0]?.message).toMatch(/store set for key "a" failed: injected set failure/);
+    // Memory never holds what the store may not have: the next call loads again.
+    expect(cache.peek('a')).toBeUndefined();
+    expect(await cache.getOrSet('a', () => ++calls)).toBe(2);
+    // A loader that fails is the caller's failure.
+    await expect(cache.getOrSet('b', () => Promise.reject(new Error('source down')))).rejects.toThrow('source down');
   });
 
   it('reports a write the adapter says it did not apply', async () => {

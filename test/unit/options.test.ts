@@ -32,7 +32,11 @@ describe('options are validated at construction', () => {
     [{ circuitBreaker: { cooldow: 1 } }, TypeError, /unknown option "circuitBreaker.cooldow" \(did you mean "circuitBreaker.cooldown"\?\)/],
     [{ circuitBreaker: true }, TypeError, /option "circuitBreaker" must be \{ threshold, cooldown \} or false, got true/],
     [{ grace: -1 }, RangeError, /option "grace" must be a finite number of milliseconds >= 0 \(0 means off\), got -1/],
-    [{ softTimeout: 2_000, hardTimeout: 1_000 }, RangeError, /option "softTimeout" \(2000 ms\) must be less than "hardTimeout" \(1000 ms\)/],
+    [
+      { softTimeout: 2_000, hardTimeout: 1_000 },
+      RangeError,
+      /option "softTimeout" \(2000 ms\) must be less than "hardTimeout" \(1000 ms\)/,
+    ],
     [{ softTimeout: 0 }, RangeError, /option "softTimeout" must be a finite number of milliseconds >= 1/],
     [{ refreshAhead: 1.5 }, RangeError, /option "refreshAhead" must be a fraction of the ttl, greater than 0 and less than 1/],
     [{ refreshAhead: '80%' }, TypeError, /option "refreshAhead" must be a number between 0 and 1/],

@@ -129,7 +129,7 @@ describe('per-call ttls', () => {
     const cache = makeCache<string>({ store });
     await expect(cache.set('k', 'v', { tll: 5 } as never)).rejects.toThrow(/set: unknown option "tll" \(did you mean "ttl"\?\)/);
     await expect(cache.set('k', 'v', 'soon' as never)).rejects.toThrow(
-      /set: options must be an object \{ ttl \} or a ttl in milliseconds, got "soon"/,
+      /set: options must be an object \{ ttl, grace \} or a ttl in milliseconds, got "soon"/,
     );
     await expect(cache.getOrSet('k', () => 'v', { TTL: 5 } as never)).rejects.toThrow(/getOrSet: unknown option "TTL"/);
     expect(store.size).toBe(0);
