@@ -22,7 +22,9 @@ import {
 } from './options.js';
 import { Background } from './read/background.js';
 import { GetOrSet, type Loader } from './read/get-or-set.js';
+import { RedisLockStep } from './read/lock-step.js';
 import { ReadThrough } from './read/read-through.js';
+import { RedisLock } from './redis/lock.js';
 import { RedisTransport } from './redis/transport.js';
 import { namespaceOf, openStore, type StoreOption, ttlOf } from './store/adapter.js';
 import { Breaker } from './store/breaker.js';
@@ -76,6 +78,7 @@ export class SyncedCache<V = unknown> extends EventEmitter<SyncedCacheEvents> {
   readonly #defaults: LoadSettings;
   readonly #background = new Background();
   readonly #lockAvailable: boolean;
+  readonly #lock: RedisLock | undefined;
   #closing: Promise<void> | undefined;
 
   constructor(options: SyncedCacheOptions = {}) {
@@ -110,6 +113,8 @@ export class SyncedCache<V = unknown> extends EventEmitter<SyncedCacheEvents> {
     const fences = new Fences();
     const transport = resolved.transport ?? (resolved.redis === undefined ? undefined : new RedisTransport(resolved.redis));
     this.#lockAvailable = resolved.redis !== undefined;
+    // The getOrSet lock lives on the bus's Redis, on a connection of its own opened on first use.
+    this.#lock = resolved.redis === undefined ? undefined : new RedisLock(resolved.redis);
     this.#trust = new Trust(transport === undefined ? [] : ['bus']);
     this.#counts = this.#observer.counts;
     this.#listening = this.#observer.listening;
@@ -162,7 +167,17 @@ export class SyncedCache<V = unknown> extends EventEmitter<SyncedCacheEvents> {
       reads: this.#reads,
       observer: this.#observer,
       background: this.#background,
-      lock: undefined,
+      lock:
+        this.#lock === undefined
+          ? undefined
+          : new RedisLockStep<V>({
+              lock: this.#lock,
+              namespace: this.namespace,
+              reread: (k, key) => this.#reads.find(k, key).then((found) => (found === undefined || found.stale ? undefined : found.value)),
+              watch: (k) => outside.watch(k),
+              counts: this.#observer.counts.lock,
+              report: (error) => this.#observer.error(error),
+            }),
       store: (key, value, settings, unchanged) =>
         this.#writes.track(async () => {
           await this.#writes.run(loadedPlan(await this.#setPlan(key, value, settings), unchanged));
@@ -428,6 +443,7 @@ export class SyncedCache<V = unknown> extends EventEmitter<SyncedCacheEvents> {
           // Loaders still running in the background are told to stop; their writes get storeTimeout.
           await this.#background.drain(this.#storeTimeout, new CacheClosedError('getOrSet'));
           await this.#bus?.close();
+          await this.#lock?.close();
         } finally {
           this.#memory.clear();
           this.#store.release();

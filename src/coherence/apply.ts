@@ -16,6 +16,8 @@ export class OutsideChanges<V> {
   readonly #observer: Observer;
   /** Sources that were up once: only then is coming up again a reconnect. */
   readonly #wasUp = new Set<string>();
+  /** Who waits to hear that a key changed (a getOrSet waiting for another process's load). */
+  readonly #watchers = new Map<string, Set<() => void>>();
 
   constructor(fences: Fences, memory: MemoryTier<V>, trust: Trust, observer: Observer) {
     this.#fences = fences;
@@ -34,8 +36,39 @@ export class OutsideChanges<V> {
         this.#fences.invalidate(k);
         this.#memory.delete(k);
       }
+      if (this.#watchers.size > 0) for (const k of keys) this.#wake(k);
     }
     this.#observer.invalidated(keys, origin);
+  }
+
+  /**
+   * Resolves when `k` is changed by another process (or everything is dropped: anything may have
+   * changed); `cancel()` stops waiting.
+   */
+  watch(k: string): { promise: Promise<void>; cancel(): void } {
+    let wake!: () => void;
+    const promise = new Promise<void>((resolve) => {
+      wake = resolve;
+    });
+    let set = this.#watchers.get(k);
+    if (set === undefined) {
+      set = new Set();
+      this.#watchers.set(k, set);
+    }
+    set.add(wake);
+    const cancel = () => {
+      const current = this.#watchers.get(k);
+      current?.delete(wake);
+      if (current?.size === 0) this.#watchers.delete(k);
+    };
+    return { promise, cancel };
+  }
+
+  #wake(k: string): void {
+    const set = this.#watchers.get(k);
+    if (set === undefined) return;
+    this.#watchers.delete(k);
+    for (const wake of set) wake();
   }
 
   /** Changes from `origin` were lost: memory can no longer be trusted as a whole. */
@@ -65,5 +98,6 @@ export class OutsideChanges<V> {
   #dropAll(): void {
     this.#fences.invalidateAll();
     this.#memory.clear();
+    for (const k of [...this.#watchers.keys()]) this.#wake(k);
   }
 }
