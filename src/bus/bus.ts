@@ -357,7 +357,12 @@ export class Bus {
       return;
     }
     const invalidation = message.type === MessageType.Invalidate;
-    if (this.#senders.heard(message.origin, message.seq, invalidation, this.#options.clock.now())) this.#handlers.gap(message.origin);
+    const heard = this.#senders.heard(message.origin, message.seq, invalidation, this.#options.clock.now());
+    // A number already heard from this sender: the message was applied when it first came (a command
+    // resent after a reconnect, or a replay by someone who recorded it). Applying it again would let a
+    // replayed "drop everything" flush memory at will.
+    if (heard === 'duplicate') return;
+    if (heard === 'gap') this.#handlers.gap(message.origin);
     if (message.type === MessageType.Invalidate) {
       this.received += message.keys === '*' ? 1 : message.keys.length;
       this.#handlers.invalidate(message.keys, message.origin, message.sentAt);
