@@ -1,3 +1,4 @@
+import { MessageSigner, type Secret } from './bus/signing.js';
 import type { BusTransport } from './bus/transport.js';
 import { checkDuration, checkKnownKeys, checkPositive, describe, fail, isObject, quote } from './check.js';
 import { type Clock, systemClock } from './clock.js';
@@ -99,6 +100,17 @@ export interface SyncedCacheOptions {
   publishTimeout?: number;
   /** Time source for memory-tier lifetimes and heartbeat ages, in ms. @default performance */
   clock?: Clock;
+  /**
+   * Signs every bus message (HMAC-SHA256 over the message, its channel and namespace) and ignores every
+   * message without a valid signature, so that whoever can publish on the channel but lacks the secret
+   * cannot evict keys, flush memory or fake liveness. A string (its UTF-8 bytes; use 32 random bytes or
+   * more) or a Buffer; or an array, for rotation: the first key signs, every key verifies (rotate in
+   * three deploys: `[old, new]`, `[new, old]`, `[new]`). Every process of a namespace needs it: one
+   * without it, or with another, neither hears nor is heard, and keeps serving its memory. It protects
+   * the bus only, not the store.
+   * @default undefined (messages are neither signed nor checked)
+   */
+  secret?: Secret;
 }
 
 /** Options after defaults and validation. */
@@ -115,6 +127,8 @@ export interface ResolvedOptions {
   maxMessageBytes: number;
   publishTimeout: number;
   clock: Clock;
+  /** Built from `secret`. */
+  signer: MessageSigner | undefined;
 }
 
 /** The defaults, in one place. */
@@ -142,6 +156,7 @@ const OPTION_NAMES = {
     'maxMessageBytes',
     'publishTimeout',
     'clock',
+    'secret',
   ],
   memory: ['max', 'maxSize', 'ttl'],
   heartbeat: ['interval', 'timeout'],
@@ -244,6 +259,7 @@ export function resolveOptions(options: SyncedCacheOptions = {}): ResolvedOption
     maxMessageBytes: checkPositive(SCOPE, 'maxMessageBytes', options.maxMessageBytes, true) ?? DEFAULTS.maxMessageBytes,
     publishTimeout: checkPositive(SCOPE, 'publishTimeout', options.publishTimeout) ?? hb.timeout,
     clock: (clock as Clock | undefined) ?? systemClock,
+    signer: options.secret === undefined ? undefined : new MessageSigner(options.secret as Secret),
   };
 }
 
