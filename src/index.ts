@@ -2,6 +2,8 @@ export { BroadcastChannelTransport } from './bus/broadcast-transport.js';
 export type { BusStatus } from './bus/bus.js';
 export type { BusMessage, HeartbeatMessage, InvalidateMessage } from './bus/messages.js';
 export { channelFor, decodeMessage, encodeMessage, MessageType, PROTOCOL_VERSION } from './bus/messages.js';
+export type { Secret } from './bus/signing.js';
+export { MessageSigner } from './bus/signing.js';
 export type { BusTransport, TransportConnection, TransportHandlers } from './bus/transport.js';
 export type { Clock } from './clock.js';
 export { systemClock } from './clock.js';

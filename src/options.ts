@@ -1,3 +1,4 @@
+import { MessageSigner, type Secret } from './bus/signing.js';
 import type { BusTransport } from './bus/transport.js';
 import { checkDuration, checkKnownKeys, checkPositive, describe, fail, isObject, quote } from './check.js';
 import { type Clock, systemClock } from './clock.js';
@@ -145,6 +146,17 @@ export interface SyncedCacheOptions {
   lock?: boolean | LockOptions;
   /** Time source for memory-tier lifetimes and heartbeat ages, in ms. @default performance */
   clock?: Clock;
+  /**
+   * Signs every bus message (HMAC-SHA256 over the message, its channel and namespace) and ignores every
+   * message without a valid signature, so that whoever can publish on the channel but lacks the secret
+   * cannot evict keys, flush memory or fake liveness. A string (its UTF-8 bytes; use 32 random bytes or
+   * more) or a Buffer; or an array, for rotation: the first key signs, every key verifies (rotate in
+   * three deploys: `[old, new]`, `[new, old]`, `[new]`). Every process of a namespace needs it: one
+   * without it, or with another, neither hears nor is heard, and keeps serving its memory. It protects
+   * the bus only, not the store.
+   * @default undefined (messages are neither signed nor checked)
+   */
+  secret?: Secret;
 }
 
 /** The circuit breaker in front of the store. Durations in milliseconds. */
@@ -196,6 +208,8 @@ export interface ResolvedOptions {
   refreshAhead: number | undefined;
   lock: { ttl: number; wait: number } | undefined;
   clock: Clock;
+  /** Built from `secret`. */
+  signer: MessageSigner | undefined;
 }
 
 /** The defaults, in one place. */
@@ -234,6 +248,7 @@ const OPTION_NAMES = {
     'refreshAhead',
     'lock',
     'clock',
+    'secret',
   ],
   memory: ['max', 'maxSize', 'ttl'],
   heartbeat: ['interval', 'timeout'],
@@ -344,6 +359,7 @@ export function resolveOptions(options: SyncedCacheOptions = {}): ResolvedOption
     refreshAhead: checkFraction(SCOPE, 'refreshAhead', options.refreshAhead),
     lock: resolveLock(options.lock, redis !== undefined),
     clock: (clock as Clock | undefined) ?? systemClock,
+    signer: options.secret === undefined ? undefined : new MessageSigner(options.secret as Secret),
   };
 }
 

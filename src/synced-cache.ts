@@ -130,6 +130,7 @@ export class SyncedCache<V = unknown> extends EventEmitter<SyncedCacheEvents> {
           maxMessageBytes: resolved.maxMessageBytes,
           publishTimeout: resolved.publishTimeout,
           clock: resolved.clock,
+          signer: resolved.signer,
         },
         {
           invalidate: (keys, origin) => outside.changed(keys, origin),

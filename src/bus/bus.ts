@@ -1,11 +1,13 @@
 import { randomUUID } from 'node:crypto';
+import { quote } from '../check.js';
 import { type Clock, withTimeout } from '../clock.js';
 import { BusError, InvalidMessageError } from '../errors.js';
 import { Lag, type LagStats } from './lag.js';
 import { Liveness } from './liveness.js';
-import { byteLength, channelFor, decodeMessage, encodeMessage, MessageType, ownMessagePrefix } from './messages.js';
+import { byteLength, channelFor, encodeMessage, MessageType, ownMessagePrefix, Refusal, readMessage } from './messages.js';
 import { type Batch, keysOf, Outbox } from './outbox.js';
 import { Senders } from './senders.js';
+import { type MessageSigner, SIGNATURE_REPORT_INTERVAL, SignatureReports } from './signing.js';
 import type { BusTransport, TransportConnection } from './transport.js';
 
 export type { LagStats } from './lag.js';
@@ -44,6 +46,11 @@ export interface BusOptions {
   clock: Clock;
   /** Most senders whose sequence numbers are remembered. @default {@link MAX_SENDERS} */
   maxSenders?: number;
+  /**
+   * Signs every message sent (heartbeats included) and drops every message received without a valid
+   * signature. Without it, messages are neither signed nor checked.
+   */
+  signer?: MessageSigner | undefined;
 }
 
 /**
@@ -87,6 +94,7 @@ export class Bus {
   readonly #liveness: Liveness;
   readonly #senders: Senders;
   readonly #lag = new Lag();
+  readonly #signatureReports = new SignatureReports();
 
   #status: BusStatus = 'connecting';
   #transportUp = false;
@@ -244,23 +252,19 @@ export class Bus {
   }
 
   #invalidation(seq: number, keys: readonly string[] | '*'): string {
-    return encodeMessage(this.#options.namespace, {
-      type: MessageType.Invalidate,
-      origin: this.id,
-      seq,
-      sentAt: Date.now(),
-      keys: keys as string[] | '*',
-    });
+    return encodeMessage(
+      this.#options.namespace,
+      { type: MessageType.Invalidate, origin: this.id, seq, sentAt: Date.now(), keys: keys as string[] | '*' },
+      this.#options.signer,
+    );
   }
 
   #heartbeat(nonce: number): string {
-    return encodeMessage(this.#options.namespace, {
-      type: MessageType.Heartbeat,
-      origin: this.id,
-      seq: this.#seq,
-      nonce,
-      sentAt: Date.now(),
-    });
+    return encodeMessage(
+      this.#options.namespace,
+      { type: MessageType.Heartbeat, origin: this.id, seq: this.#seq, nonce, sentAt: Date.now() },
+      this.#options.signer,
+    );
   }
 
   #publishKept(): void {
@@ -344,12 +348,11 @@ export class Bus {
   #receive(payload: unknown): void {
     if (this.#status === 'closed') return;
     // Our own invalidations come back from Redis; recognising them by how they begin spares parsing
-    // what can be a large batch.
+    // (and hashing) what can be a large batch. One forged to begin so is dropped as well: it changes nothing.
     if (typeof payload === 'string' && payload.startsWith(this.#ownInvalidation)) return;
-    const message = decodeMessage(this.#options.namespace, payload, this.#options.maxMessageBytes);
-    if (typeof message === 'string') {
-      this.ignored++;
-      this.#handlers.error(new InvalidMessageError(message));
+    const message = readMessage(this.#options.namespace, payload, this.#options.maxMessageBytes, this.#options.signer);
+    if (message instanceof Refusal) {
+      this.#refused(message);
       return;
     }
     if (message.origin === this.id) {
@@ -357,13 +360,37 @@ export class Bus {
       return;
     }
     const invalidation = message.type === MessageType.Invalidate;
-    if (this.#senders.heard(message.origin, message.seq, invalidation, this.#options.clock.now())) this.#handlers.gap(message.origin);
+    const heard = this.#senders.heard(message.origin, message.seq, invalidation, this.#options.clock.now());
+    // A number already heard from this sender: the message was applied when it first came (a command
+    // resent after a reconnect, or a replay by someone who recorded it). Applying it again would let a
+    // replayed "drop everything" flush memory at will.
+    if (heard === 'duplicate') return;
+    if (heard === 'gap') this.#handlers.gap(message.origin);
     if (message.type === MessageType.Invalidate) {
       this.received += message.keys === '*' ? 1 : message.keys.length;
       this.#handlers.invalidate(message.keys, message.origin, message.sentAt);
       // A message without a timestamp (0) is not measured.
       if (message.sentAt > 0) this.#lag.record(message.sentAt, Date.now());
     }
+  }
+
+  /**
+   * Counts and reports a message that was ignored. A signature failure is reported once per sender it
+   * claims per minute: a misconfigured process keeps sending them, heartbeats every interval.
+   */
+  #refused(refusal: Refusal): void {
+    this.ignored++;
+    if (!refusal.signature) {
+      this.#handlers.error(new InvalidMessageError(refusal.reason));
+      return;
+    }
+    if (!this.#signatureReports.due(refusal.sender, this.#options.clock.now())) return;
+    const from = refusal.sender === undefined ? 'a sender it does not name' : `sender ${quote(refusal.sender)} (as it claims)`;
+    this.#handlers.error(
+      new InvalidMessageError(
+        `${refusal.reason}, from ${from}; more from it within ${SIGNATURE_REPORT_INTERVAL / 1_000} s are counted in stats().invalidations.ignored, not reported`,
+      ),
+    );
   }
 
   #ownHeartbeat(nonce: number): void {

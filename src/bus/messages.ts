@@ -1,3 +1,6 @@
+import { describe, quote } from '../check.js';
+import { looksSigned, type MessageSigner } from './signing.js';
+
 /** Message kinds on the bus: a const object plus a union, so both values and types are available. */
 export const MessageType = {
   /** Drop these keys (or `'*'`: everything) from memory. */
@@ -53,8 +56,16 @@ export function ownMessagePrefix(namespace: string, origin: string): string {
   return `${head.slice(0, -1)},`;
 }
 
-/** Encodes a message for `namespace`. */
-export function encodeMessage(namespace: string, message: BusMessage): string {
+/**
+ * Encodes a message for `namespace`: compact JSON, its fields in a fixed order, and, with `signer`, its
+ * signature appended. This is the only form {@link decodeMessage} accepts.
+ */
+export function encodeMessage(namespace: string, message: BusMessage, signer?: MessageSigner): string {
+  const body = encodeBody(namespace, message);
+  return signer === undefined ? body : signer.sign(body, channelFor(namespace), namespace);
+}
+
+function encodeBody(namespace: string, message: BusMessage): string {
   if (message.type === MessageType.Invalidate) {
     const keys = JSON.stringify(message.keys);
     return `${ownMessagePrefix(namespace, message.origin)}"q":${JSON.stringify(message.seq)},"ts":${JSON.stringify(message.sentAt)},"k":${keys}}`;
@@ -79,39 +90,119 @@ function isSeq(value: unknown): value is number {
   return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
 }
 
+/** Why a payload was refused; `signature` when its signature was the matter, with the sender it claims. */
+export class Refusal {
+  constructor(
+    readonly reason: string,
+    readonly signature = false,
+    readonly sender: string | undefined = undefined,
+  ) {}
+}
+
 /**
  * Decodes and validates a message for `namespace`. Returns the reason as a string when the payload is
- * malformed, foreign (another namespace or protocol) or oversized; it is then to be ignored.
+ * to be ignored: not a string, larger than `maxBytes` (checked first, before anything is parsed or
+ * hashed), unsigned or badly signed when `signer` is given, malformed, foreign (another namespace or
+ * protocol version), or not exactly what {@link encodeMessage} writes for the message it holds (extra,
+ * missing, repeated or reordered fields, whitespace, other spellings of a number or string).
+ *
+ * A message is read only from the JSON object's own fields: a `__proto__`, `constructor` or `prototype`
+ * field of a payload is an extra field (refused), and nothing is read from a prototype. The message
+ * returned is a new plain object of validated fields.
  */
-export function decodeMessage(namespace: string, payload: unknown, maxBytes: number): BusMessage | string {
-  if (typeof payload !== 'string') return 'payload is not a string';
-  if (byteLength(payload, maxBytes) > maxBytes) return `payload of ${payload.length} characters exceeds maxMessageBytes (${maxBytes})`;
+export function decodeMessage(namespace: string, payload: unknown, maxBytes: number, signer?: MessageSigner): BusMessage | string {
+  const message = readMessage(namespace, payload, maxBytes, signer);
+  return message instanceof Refusal ? message.reason : message;
+}
+
+/** {@link decodeMessage}, with the refusal as a {@link Refusal}: the bus reports signature failures apart. */
+export function readMessage(namespace: string, payload: unknown, maxBytes: number, signer?: MessageSigner): BusMessage | Refusal {
+  if (typeof payload !== 'string') return new Refusal('payload is not a string');
+  if (byteLength(payload, maxBytes) > maxBytes) {
+    return new Refusal(`payload of ${payload.length} characters exceeds maxMessageBytes (${maxBytes})`);
+  }
+  let body = payload;
+  if (signer !== undefined) {
+    const opened = signer.open(payload, channelFor(namespace), namespace);
+    if ('refused' in opened) return new Refusal(opened.refused, true, claimedSender(namespace, payload));
+    body = opened.body;
+  }
   let raw: unknown;
   try {
-    raw = JSON.parse(payload);
+    raw = JSON.parse(body);
   } catch {
-    return 'payload is not JSON';
+    if (signer === undefined && looksSigned(payload)) {
+      return new Refusal('a signed message, and this cache has no secret', true, claimedSender(namespace, payload));
+    }
+    return new Refusal('payload is not JSON');
   }
-  if (typeof raw !== 'object' || raw === null) return 'payload is not an object';
-  const m = raw as Record<string, unknown>;
-  if (m.v !== PROTOCOL_VERSION) return `unknown protocol version ${JSON.stringify(m.v)}`;
-  if (m.ns !== namespace) return `message for namespace ${JSON.stringify(m.ns)} on the channel of ${JSON.stringify(namespace)}`;
-  if (typeof m.o !== 'string' || m.o.length === 0) return 'missing sender id';
-  if (!isSeq(m.q)) return 'missing or invalid sequence number';
-  const sentAt = typeof m.ts === 'number' && Number.isFinite(m.ts) ? m.ts : 0;
-  if (m.t === MessageType.Invalidate) {
-    const keys = m.k;
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return new Refusal('payload is not an object');
+  const message = fields(namespace, raw as Record<string, unknown>);
+  if (typeof message === 'string') return new Refusal(message);
+  if (encodeBody(namespace, message) !== body) {
+    return new Refusal('not in the form encodeMessage writes (compact JSON, its fields in order, no others)');
+  }
+  return message;
+}
+
+/** The message in `m`, read from its own fields only, or why there is none. */
+function fields(namespace: string, m: Record<string, unknown>): BusMessage | string {
+  const own = (name: string): unknown => (Object.hasOwn(m, name) ? m[name] : undefined);
+  const v = own('v');
+  if (v !== PROTOCOL_VERSION) return `unknown protocol version ${describe(v)}`;
+  const ns = own('ns');
+  if (ns !== namespace) return `message for namespace ${describe(ns)} on the channel of ${quote(namespace)}`;
+  const origin = own('o');
+  if (typeof origin !== 'string' || origin.length === 0) return 'missing sender id';
+  const seq = own('q');
+  if (!isSeq(seq)) return 'missing or invalid sequence number';
+  const sentAt = own('ts');
+  if (typeof sentAt !== 'number' || !Number.isFinite(sentAt)) return 'missing or invalid timestamp';
+  const type = own('t');
+  if (type === MessageType.Invalidate) {
+    const keys = own('k');
     if (keys !== '*') {
       if (!Array.isArray(keys)) return 'invalidation without keys';
       for (let i = 0; i < keys.length; i++) {
         if (typeof keys[i] !== 'string') return 'invalidation with a non-string key';
       }
     }
-    return { type: MessageType.Invalidate, origin: m.o, seq: m.q, sentAt, keys: keys as string[] | '*' };
+    return { type, origin, seq, sentAt, keys: keys as string[] | '*' };
   }
-  if (m.t === MessageType.Heartbeat) {
-    if (!isSeq(m.n)) return 'heartbeat without a valid nonce';
-    return { type: MessageType.Heartbeat, origin: m.o, seq: m.q, nonce: m.n, sentAt };
+  if (type === MessageType.Heartbeat) {
+    const nonce = own('n');
+    if (!isSeq(nonce)) return 'heartbeat without a valid nonce';
+    return { type, origin, seq, nonce, sentAt };
   }
-  return `unknown message type ${JSON.stringify(m.t)}`;
+  return `unknown message type ${describe(type)}`;
+}
+
+// Longest sender id read from an unverified message, for reporting it.
+const MAX_CLAIMED_SENDER = 200;
+
+/**
+ * The sender id an unverified payload names, read where {@link encodeMessage} writes it, without parsing
+ * the rest; `undefined` when the payload does not begin like a message of `namespace`. Anyone who can
+ * publish chooses it: it is good for grouping reports, never for trusting.
+ */
+export function claimedSender(namespace: string, payload: string): string | undefined {
+  for (const type of [MessageType.Invalidate, MessageType.Heartbeat]) {
+    const head = `${JSON.stringify({ v: PROTOCOL_VERSION, ns: namespace, t: type }).slice(0, -1)},"o":"`;
+    if (!payload.startsWith(head)) continue;
+    const end = Math.min(payload.length, head.length + MAX_CLAIMED_SENDER);
+    for (let i = head.length; i < end; i++) {
+      const c = payload[i];
+      if (c === '\\') i++;
+      else if (c === '"') {
+        try {
+          const origin: unknown = JSON.parse(payload.slice(head.length - 1, i + 1));
+          return typeof origin === 'string' && origin.length > 0 ? origin : undefined;
+        } catch {
+          return undefined;
+        }
+      }
+    }
+    return undefined;
+  }
+  return undefined;
 }

@@ -2,6 +2,9 @@ interface Sender {
   seq: number;
 }
 
+/** What a sequence number says about the messages of its sender: see {@link Senders.heard}. */
+export type Heard = 'in order' | 'gap' | 'duplicate';
+
 /** Limits of the per-sender state. */
 export interface SenderLimits {
   /** Most senders remembered at once (at least 2). */
@@ -17,7 +20,7 @@ export interface SenderLimits {
  * its last one, so a number beyond the expected one means messages were lost (a gap). The first number
  * heard from a sender is its baseline: what it sent before concerns writes that landed before memory
  * here could hold anything of theirs. Older numbers are duplicates (a command resent after a
- * reconnect): harmless, and the number never moves back.
+ * reconnect, or a replay): already applied, so they are dropped, and the number never moves back.
  *
  * Bounded by count and age, in two generations: senders heard lately (young) and before (old); a sender
  * heard again moves to the young one. The young generation turns old when it holds `max / 2` senders or
@@ -53,23 +56,25 @@ export class Senders {
 
   /**
    * Records number `seq` from `origin` heard at `now` (`next`: an invalidation, which takes the next
-   * number; else a heartbeat, which repeats the last). True when messages from `origin` were lost, or
-   * may have been.
+   * number; else a heartbeat, which repeats the last). `'gap'` when messages from `origin` were lost, or
+   * may have been; `'duplicate'` when the number is older than expected (an invalidation already heard,
+   * a heartbeat older than one heard); else `'in order'`. A sender heard for the first time is in order
+   * (or a gap, see the class): its number is the baseline.
    */
-  heard(origin: string, seq: number, next: boolean, now: number): boolean {
+  heard(origin: string, seq: number, next: boolean, now: number): Heard {
     let sender = this.#young.get(origin);
     if (sender === undefined) {
       sender = this.#old.get(origin);
       if (sender === undefined) {
         this.#keep(origin, { seq }, now);
-        return now < this.#doubtUntil;
+        return now < this.#doubtUntil ? 'gap' : 'in order';
       }
       this.#old.delete(origin);
       this.#keep(origin, sender, now);
     }
     const expected = next ? sender.seq + 1 : sender.seq;
     if (seq > sender.seq) sender.seq = seq;
-    return seq > expected;
+    return seq > expected ? 'gap' : seq < expected ? 'duplicate' : 'in order';
   }
 
   /** Forgets the senders silent for `maxAge` or more, once the young generation is that old. */

@@ -108,3 +108,86 @@ describe('the own-message prefix (the codec owns it)', () => {
     expect(Object.keys(JSON.parse(encodeMessage('ns', messages[0] as BusMessage)))).toEqual(['v', 'ns', 't', 'o', 'q', 'ts', 'k']);
   });
 });
+
+describe('the decoder cannot be steered through prototypes', () => {
+  const ns = 'ns';
+  const valid = encodeMessage(ns, { type: MessageType.Invalidate, origin: 'o', seq: 1, sentAt: 5, keys: ['k'] });
+  const heartbeat = encodeMessage(ns, { type: MessageType.Heartbeat, origin: 'o', seq: 1, nonce: 2, sentAt: 5 });
+
+  it('a message hidden under __proto__, or with __proto__, constructor or prototype fields, is refused', () => {
+    const payloads = [
+      `{"__proto__":${valid}}`,
+      `{"__proto__":{"v":1},${valid.slice(1)}`,
+      `{"__proto__":{"v":1,"ns":"ns","t":"i","o":"o","q":1,"ts":5,"k":["k"]}}`,
+      `${valid.slice(0, -1)},"__proto__":{"k":"*"}}`,
+      `${valid.slice(0, -1)},"constructor":{"prototype":{"k":"*"}}}`,
+      `${valid.slice(0, -1)},"prototype":{}}`,
+      `${heartbeat.slice(0, -1)},"__proto__":{"n":1}}`,
+      `{"v":1,"ns":"ns","t":"h","o":"o","q":1,"ts":5,"__proto__":{"n":2}}`,
+      `{"v":1,"ns":"ns","t":"i","o":"o","q":1,"ts":5,"__proto__":{"k":["k"]}}`,
+    ];
+    for (const payload of payloads) {
+      expect({ payload, decoded: decodeMessage(ns, payload, 1 << 20) }).toEqual({ payload, decoded: expect.any(String) });
+    }
+  });
+
+  it('no field is read from a polluted Object.prototype, and a decoded message holds only its own fields', () => {
+    const polluted = Object.prototype as Record<string, unknown>;
+    const fields = { v: 1, ns, t: 'i', o: 'o', q: 1, ts: 5, k: '*', n: 2 };
+    for (const [name, value] of Object.entries(fields)) polluted[name] = value;
+    try {
+      // Every field missing in turn: what is missing must not be found on the prototype.
+      for (const name of ['v', 'ns', 't', 'o', 'q', 'ts', 'k']) {
+        const partial = JSON.parse(valid) as Record<string, unknown>;
+        delete partial[name];
+        const payload = JSON.stringify(Object.fromEntries(Object.entries(partial)));
+        expect({ name, decoded: decodeMessage(ns, payload, 1 << 20) }).toEqual({ name, decoded: expect.any(String) });
+      }
+      const partial = JSON.parse(heartbeat) as Record<string, unknown>;
+      delete partial.n;
+      expect(decodeMessage(ns, JSON.stringify(Object.fromEntries(Object.entries(partial))), 1 << 20)).toBe(
+        'heartbeat without a valid nonce',
+      );
+      expect(decodeMessage(ns, '{}', 1 << 20)).toBe('unknown protocol version undefined');
+      const decoded = decodeMessage(ns, valid, 1 << 20) as BusMessage;
+      expect(Object.getPrototypeOf(decoded)).toBe(Object.prototype);
+      expect(Object.keys(decoded)).toEqual(['type', 'origin', 'seq', 'sentAt', 'keys']);
+      expect(Object.getOwnPropertyNames(decoded)).toEqual(['type', 'origin', 'seq', 'sentAt', 'keys']);
+    } finally {
+      for (const name of Object.keys(fields)) delete polluted[name];
+    }
+  });
+
+  it('a sender id or key named __proto__ is only a string', () => {
+    const message: BusMessage = {
+      type: MessageType.Invalidate,
+      origin: '__proto__',
+      seq: 1,
+      sentAt: 5,
+      keys: ['__proto__', 'constructor'],
+    };
+    const decoded = decodeMessage(ns, encodeMessage(ns, message), 1 << 20);
+    expect(decoded).toEqual(message);
+    expect(Object.getPrototypeOf(decoded)).toBe(Object.prototype);
+  });
+
+  it('a JSON that is not exactly what encodeMessage writes is refused: whitespace, order, repeated fields, other spellings', () => {
+    const payloads = [
+      valid.replace(',', ', '),
+      ` ${valid}`,
+      `${valid}\n`,
+      valid.replace('"q":1', '"q":1.0'),
+      valid.replace('"ts":5', '"ts":5e0'),
+      valid.replace('"o":"o"', '"o":"\\u006f"'),
+      valid.replace('"v":1,"ns":"ns"', '"ns":"ns","v":1'),
+      `${valid.slice(0, -1)},"k":"*"}`,
+      `${valid.slice(0, -1)},"extra":1}`,
+      valid.replace(',"ts":5', ''),
+      valid.replace('"q":1', '"q":-0'),
+    ];
+    for (const payload of payloads) {
+      expect(JSON.parse(payload)).toBeTypeOf('object');
+      expect({ payload, decoded: decodeMessage(ns, payload, 1 << 20) }).toEqual({ payload, decoded: expect.any(String) });
+    }
+  });
+});
