@@ -33,7 +33,9 @@ import type { KeyRules } from './store/keys.js';
 import { StoreTier } from './store/store-tier.js';
 import { type OwnedStore, openStoreUrl } from './store/url.js';
 import type { GetOrSetOptions, LoaderContext, SetManyEntry, SetOptions, SyncedCacheEvents, SyncedCacheStats } from './types.js';
+import { AddGuard } from './write/add.js';
 import {
+  addPlan,
   type BatchEntry,
   clearPlan,
   deleteManyPlan,
@@ -79,6 +81,7 @@ export class SyncedCache<V = unknown> extends EventEmitter<SyncedCacheEvents> {
   readonly #background = new Background();
   readonly #lockAvailable: boolean;
   readonly #lock: RedisLock | undefined;
+  readonly #adds: AddGuard;
   #closing: Promise<void> | undefined;
 
   constructor(options: SyncedCacheOptions = {}) {
@@ -115,6 +118,7 @@ export class SyncedCache<V = unknown> extends EventEmitter<SyncedCacheEvents> {
     this.#lockAvailable = resolved.redis !== undefined;
     // The getOrSet lock lives on the bus's Redis, on a connection of its own opened on first use.
     this.#lock = resolved.redis === undefined ? undefined : new RedisLock(resolved.redis);
+    this.#adds = new AddGuard(this.#lock, this.namespace);
     this.#trust = new Trust(transport === undefined ? [] : ['bus']);
     this.#counts = this.#observer.counts;
     this.#listening = this.#observer.listening;
@@ -271,6 +275,34 @@ export class SyncedCache<V = unknown> extends EventEmitter<SyncedCacheEvents> {
     const t = timing(settings.ttl, settings.grace);
     const prepared = await this.#store.prepare(key, value, t.expires, t.fresh);
     return setPlan(this.#store, this.#keys.canon(key), key, prepared, t);
+  }
+
+  /**
+   * Writes `value` only if `key` holds no fresh value; resolves `true` if it wrote (and then announced it,
+   * as `set` does), `false` if the key existed. Of two adds of one key at the same moment, in any
+   * processes, exactly one writes: through the store's own set-if-absent where it has one (`@keyv/redis`:
+   * `SET NX`), else with a short lock on the bus's Redis; without a bus, only within this process.
+   */
+  add(key: string, value: V, options?: SetOptions | number): Promise<boolean> {
+    return this.#writes.track(async () => {
+      checkKey(key, 'add');
+      this.#open('add');
+      const settings = writeSettings('add', key, options, this.#defaults);
+      const k = this.#keys.canon(key);
+      // The store's own SET NX would see a stale record kept for grace as present: the lock judges by freshness.
+      if (this.#store.setsIfAbsent && settings.grace === 0) {
+        const t = timing(settings.ttl, 0);
+        const prepared = await this.#store.prepare(key, value, t.expires, t.fresh);
+        return (await this.#writes.run(addPlan(this.#store, k, key, prepared, t))) === true;
+      }
+      const plan = await this.#setPlan(key, value, settings);
+      return this.#adds.run(k, async () => {
+        const found = await this.#reads.find(k, key);
+        if (found !== undefined && !found.stale) return false;
+        await this.#writes.run(plan);
+        return true;
+      });
+    });
   }
 
   /** Writes many entries with one store call and one bus message. Nothing is written if any entry is invalid. */

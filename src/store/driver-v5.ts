@@ -1,5 +1,5 @@
 import type { KeyvStoreAdapter } from 'keyv';
-import { type Adapter, type DriverWrite, type StoreDriver, withReportedErrors } from './driver.js';
+import { type Adapter, type DriverWrite, keyvRedisOf, redisSetIfAbsent, type StoreDriver, withReportedErrors } from './driver.js';
 import type { KeyRules } from './keys.js';
 
 type Iterate = (namespace?: string) => AsyncIterable<[unknown, unknown]>;
@@ -14,9 +14,13 @@ export class KeyvV5Driver implements StoreDriver {
   readonly #adapter: Adapter;
   readonly #keys: KeyRules;
 
+  readonly setIfAbsent?: (write: DriverWrite) => Promise<boolean>;
+
   constructor(adapter: Adapter, keys: KeyRules) {
     this.#adapter = adapter;
     this.#keys = keys;
+    const redis = keyvRedisOf(adapter);
+    if (redis !== undefined) this.setIfAbsent = (write) => redisSetIfAbsent(redis, this.#keys.toStore(write.k), write.stored, write.ttl);
   }
 
   get canList(): boolean {

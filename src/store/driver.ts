@@ -38,6 +38,8 @@ export interface StoreDriver {
   clear(): Promise<void>;
   /** `[canonical key, raw record]` for the namespace; only when `canList`. */
   iterate(): AsyncIterator<[string, unknown]>;
+  /** Writes only if the key is absent, atomically in the store (resolves whether it wrote); only where the store has it (Redis). */
+  setIfAbsent?(write: DriverWrite): Promise<boolean>;
 }
 
 export type Adapter = KeyvStoreAdapter | Map<unknown, unknown>;
@@ -60,4 +62,41 @@ export async function withReportedErrors<T>(adapter: object, call: () => Promise
   }
   if (reported !== undefined) throw reported.error instanceof Error ? reported.error : new Error(String(reported.error));
   return result;
+}
+
+/** The parts of an @keyv/redis adapter (5 or 6) a set-if-absent needs. */
+interface KeyvRedisLike {
+  createKeyPrefix(key: string, namespace: string | undefined): string;
+  namespace?: string;
+  getClient?: () => Promise<{ set(key: string, value: string, options: Record<string, unknown>): Promise<unknown> }>;
+}
+
+/** The @keyv/redis adapter behind `adapter` (itself, or the one Keyv 6's bridge wraps), when it is one. */
+export function keyvRedisOf(adapter: unknown): KeyvRedisLike | undefined {
+  for (let level = adapter, i = 0; i < 2 && typeof level === 'object' && level !== null; i++) {
+    const candidate = level as Partial<KeyvRedisLike> & { store?: unknown };
+    if (typeof candidate.createKeyPrefix === 'function' && typeof candidate.getClient === 'function') return candidate as KeyvRedisLike;
+    level = candidate.store;
+  }
+  return undefined;
+}
+
+/**
+ * `SET key value NX [PX ttl]` through an @keyv/redis adapter's own client, on the key it would use:
+ * resolves true if written, false if the key existed.
+ */
+export async function redisSetIfAbsent(
+  redis: KeyvRedisLike,
+  adapterKey: string,
+  stored: unknown,
+  ttl: number | undefined,
+): Promise<boolean> {
+  if (typeof stored !== 'string') throw new TypeError('synced-cache: add: the store adapter was given a record that is not a string');
+  const client = await (redis.getClient as NonNullable<KeyvRedisLike['getClient']>)();
+  const reply = await client.set(
+    redis.createKeyPrefix(adapterKey, redis.namespace),
+    stored,
+    ttl === undefined ? { NX: true } : { NX: true, PX: ttl },
+  );
+  return reply === 'OK';
 }

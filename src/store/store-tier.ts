@@ -136,6 +136,18 @@ export class StoreTier<V> {
     if (failed.keys.length > 0) throw new StoreError('setMany', failed.keys, failed.first);
   }
 
+  /** True when the store writes a key only if it is absent, atomically (Redis: SET NX). */
+  get setsIfAbsent(): boolean {
+    return this.#driver.setIfAbsent !== undefined;
+  }
+
+  /** Writes `k` only if the store holds no entry for it, atomically; resolves whether it wrote. Only when {@link setsIfAbsent}. */
+  setIfAbsent(k: string, prepared: Prepared<V>, ttl: number | undefined, expires: number | undefined): Promise<boolean> {
+    const write = this.#driver.setIfAbsent;
+    if (write === undefined) throw new TypeError('synced-cache: this store has no atomic set-if-absent');
+    return this.#calls.run('set', k, () => write({ k, stored: prepared.stored, ttl, expires }));
+  }
+
   /** Deletes `k`; resolves to whether the store held it. */
   delete(k: string): Promise<boolean> {
     return this.#calls.run('delete', k, () => this.#driver.delete(k));

@@ -57,6 +57,8 @@ export interface WritePlan<R, V = unknown> {
    * counted, and the write resolves to `undefined`.
    */
   condition?(): boolean;
+  /** From the store call's result, whether anything changed (a set-if-absent that found the key did not): if not, nothing is kept, announced or counted. */
+  changed?(result: R): boolean;
 }
 
 export function setPlan<T>(store: StoreTier<T>, k: string, key: string, prepared: Prepared<T>, t: Timing): WritePlan<void, T> {
@@ -91,6 +93,18 @@ export function setManyPlan<T>(store: StoreTier<T>, entries: readonly BatchEntry
  */
 export function loadedPlan<T>(plan: WritePlan<void, T>, unchanged: () => boolean): WritePlan<void, T> {
   return { ...plan, condition: unchanged };
+}
+
+/** A write only if the key is absent, atomic in the store itself (Redis SET NX): resolves whether it wrote. */
+export function addPlan<T>(store: StoreTier<T>, k: string, key: string, prepared: Prepared<T>, t: Timing): WritePlan<boolean, T> {
+  return {
+    operation: 'set',
+    keys: [k],
+    callerKeys: [key],
+    store: () => store.setIfAbsent(k, prepared, t.ttl, t.expires),
+    fills: [fillOf(prepared, t)],
+    changed: (wrote) => wrote,
+  };
 }
 
 export function deletePlan<T>(store: StoreTier<T>, k: string, key: string): WritePlan<boolean, T> {

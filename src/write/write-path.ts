@@ -91,13 +91,15 @@ export class WritePath<V> {
       failed = true;
       failure = error;
     }
+    // A store call that changed nothing (a set-if-absent that found the key) keeps, announces and counts nothing.
+    const changed = failed || plan.changed === undefined || plan.changed(result as R);
     if (keys === '*') {
       fences.invalidateAll();
       memory.clear();
     } else {
-      this.#settle(plan, keys, starts as number[], !failed);
+      this.#settle(plan, keys, starts as number[], !failed && changed);
     }
-    if (!failed || mayHaveReachedStore(failure)) await this.#announce(keys);
+    if (changed && (!failed || mayHaveReachedStore(failure))) await this.#announce(keys);
     if (failed) this.#announceWhenSettled(keys, lateSettlement(failure));
     const report: WriteReport = {
       operation: plan.operation,
@@ -108,7 +110,7 @@ export class WritePath<V> {
     };
     this.#observer.traceWrite(report);
     if (failed) throw failure;
-    this.#observer.written(report);
+    if (changed) this.#observer.written(report);
     return result;
   }
 

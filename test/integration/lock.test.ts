@@ -81,4 +81,14 @@ describe('getOrSet with lock: one loader call across processes', () => {
     expect(new Set(values)).toEqual(new Set([`loaded by ${taker}`]));
     expect(bursts.reduce((n, b) => n + b.lock.tookOver, 0)).toBe(1);
   });
+
+  it.each([
+    ["the store's own SET NX", 0],
+    ["a lock on the bus's Redis", 1_000],
+  ])('add(): 3 processes x 20 adds of one key at the same moment, through %s: exactly one writes', async (_, grace) => {
+    const procs = await start(uniqueNamespace('add'), 10_000, () => {});
+    const winners = (await Promise.all(procs.map((p) => p.call<string[]>('adds', { key: 'once', n: 20, grace })))).flat();
+    expect(winners).toHaveLength(1);
+    for (const p of procs) expect(await p.call('get', { key: 'once' })).toBe(winners[0]);
+  });
 });

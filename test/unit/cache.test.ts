@@ -466,3 +466,32 @@ describe('events and lifecycle', () => {
     expect(cache.stats().bus).toBe('off');
   });
 });
+
+describe('add', () => {
+  it('writes only an absent key, announces and counts only what it wrote, and treats an expired entry as absent', async () => {
+    const namespace = uniqueNamespace();
+    const transport = new BroadcastChannelTransport();
+    const store = new Map();
+    const cache = makeCache<string>({ namespace, transport, store });
+    const other = makeCache<string>({ namespace, transport, store });
+    await waitFor(() => cache.stats().bus === 'up' && other.stats().bus === 'up', 'buses up');
+    const sets: string[] = [];
+    cache.on('set', ({ key }) => sets.push(key));
+    expect(await cache.add('k', 'first', { ttl: 30 })).toBe(true);
+    expect(await cache.add('k', 'second')).toBe(false);
+    expect(await cache.get('k')).toBe('first');
+    expect(sets).toEqual(['k']);
+    await waitFor(() => other.stats().invalidations.received === 1, 'the one announcement');
+    const until = Date.now() + 31;
+    while (Date.now() <= until) await new Promise((resolve) => setTimeout(resolve, 5));
+    expect(await cache.add('k', 'third')).toBe(true);
+    expect(await other.get('k')).toBe('third');
+  });
+
+  it('of many adds of one key at the same moment in one process, exactly one writes', async () => {
+    const cache = makeCache<number>();
+    const results = await Promise.all(Array.from({ length: 20 }, (_, i) => cache.add('k', i)));
+    expect(results.filter(Boolean)).toHaveLength(1);
+    expect(await cache.get('k')).toBe(results.indexOf(true));
+  });
+});
