@@ -45,11 +45,9 @@ else if (hasRedisServer()) {
   mode = 'no redis-server on PATH and no REDIS_URL: memory only, no bus (a single process is still coherent)';
 }
 
-const cache = new SyncedCache(
-  redisUrl
-    ? { namespace: 'example', store: new Keyv(new KeyvRedis(redisUrl), { namespace: 'example' }), redis: redisUrl }
-    : { namespace: 'example' },
-);
+// The store is ours to close (after the cache): the cache closes only what it opened, its bus.
+const store = redisUrl ? new Keyv(new KeyvRedis(redisUrl), { namespace: 'example' }) : undefined;
+const cache = new SyncedCache(store ? { namespace: 'example', store, redis: redisUrl } : { namespace: 'example' });
 cache.on('error', (error) => console.error(`cache: ${error.message}`));
 
 const userKey = (id) => `user:${id}`;
@@ -96,12 +94,13 @@ const server = app.listen(Number(process.env.PORT ?? 3000), '127.0.0.1', () => {
   console.log(`      curl -X PUT -H 'Content-Type: application/json' -d '{"name":"Ada King"}' ${base}/users/1`);
 });
 
+// No process.exit(): once the server, the cache and the store are closed, nothing keeps the process alive.
 async function shutdown() {
   server.close();
   server.closeAllConnections();
   await cache.close();
+  await store?.disconnect();
   await ownRedis?.stop();
-  process.exit(0);
 }
 process.once('SIGINT', shutdown);
 process.once('SIGTERM', shutdown);

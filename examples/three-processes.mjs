@@ -14,10 +14,17 @@ import { isMainThread, MessageChannel, parentPort, Worker, workerData } from 'no
 const self = fileURLToPath(import.meta.url);
 const KEYS = Array.from({ length: 20 }, (_, i) => `user:${i}`);
 const NAMESPACE = 'example';
+/** How long a participant may take to end once its cache and store are closed. */
+const LINGER_MS = 1_000;
 
 // ---------------------------------------------------------------- a participant (process or thread)
 
-async function participant({ index, mode, redisUrl, storePort }, send) {
+/**
+ * One cache. The coordinator drives it with three commands: `start` once every participant's bus is up
+ * (P0 then seeds, so that the others hear the seed), `quiet` (stop writing and reading, report the final
+ * write), `stop` (close the cache and the store).
+ */
+async function participant({ index, mode, redisUrl, storePort }, send, command) {
   const { SyncedCache, BroadcastChannelTransport } = await import('synced-cache');
   let store;
   let closeStore = async () => {};
@@ -34,11 +41,25 @@ async function participant({ index, mode, redisUrl, storePort }, send) {
     ...(mode === 'threads' ? { transport: new BroadcastChannelTransport() } : { redis: redisUrl }),
     heartbeat: { interval: 250, timeout: 500 },
   });
+  let lastFailure;
+  cache.on('bus:down', ({ reason }) => {
+    lastFailure = reason;
+  });
+  cache.on('error', (error) => {
+    lastFailure = error;
+  });
   const seen = [];
   cache.on('invalidate', ({ keys }) => {
     if (keys !== '*') seen.push(...keys);
   });
-  while (cache.stats().bus !== 'up') await new Promise((r) => setTimeout(r, 10));
+  const deadline = Date.now() + 10_000;
+  while (cache.stats().bus !== 'up') {
+    if (Date.now() > deadline)
+      throw new Error(`P${index}: the bus did not come up within 10 s${lastFailure ? `: ${lastFailure.message}` : ''}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  send({ type: 'ready', index });
+  await command('start');
   // P0 seeds the users; the others find them in the store, then in memory.
   if (index === 0) await cache.setMany(KEYS.map((key) => ({ key, value: { name: key, version: 0, by: 'seed' } })));
 
@@ -51,27 +72,55 @@ async function participant({ index, mode, redisUrl, storePort }, send) {
     }
   })();
   // Each participant rewrites one random user every ~700 ms, staggered.
+  let lastWrite = Promise.resolve();
   const writes = setInterval(
-    async () => {
-      const key = KEYS[Math.floor(Math.random() * KEYS.length)];
-      const value = { name: key, version: ++version, by: `P${index}` };
-      await cache.set(key, value);
-      send({ type: 'wrote', index, key, version: value.version });
+    () => {
+      lastWrite = (async () => {
+        const key = KEYS[Math.floor(Math.random() * KEYS.length)];
+        const value = { name: key, version: ++version, by: `P${index}` };
+        await cache.set(key, value);
+        send({ type: 'wrote', index, key, version: value.version });
+      })();
     },
     700 + index * 90,
   );
-  const report = setInterval(() => {
-    send({ type: 'stats', index, stats: cache.stats(), invalidated: seen.splice(0).slice(-3) });
-  }, 500);
+  const stats = () => ({ type: 'stats', index, stats: cache.stats(), invalidated: seen.splice(0).slice(-3) });
+  const report = setInterval(() => send(stats()), 500);
 
-  return async function stop() {
-    stopping = true;
-    clearInterval(writes);
-    clearInterval(report);
-    await reads;
-    send({ type: 'stats', index, stats: cache.stats(), invalidated: [] });
-    await cache.close();
-    await closeStore();
+  await command('quiet');
+  stopping = true;
+  clearInterval(writes);
+  await reads;
+  await lastWrite;
+  send({ ...stats(), type: 'quiet' });
+  // Still reporting: the coordinator watches the last invalidations arrive.
+  await command('stop');
+  clearInterval(report);
+  send(stats());
+  await cache.close();
+  await closeStore();
+  send({ type: 'closed', index });
+}
+
+/**
+ * Commands from the coordinator, kept until asked for, so that none is lost to timing. They come in this
+ * order, and each implies the ones before it: a `stop` sent after an error elsewhere ends a participant
+ * that was never started.
+ */
+const COMMANDS = ['start', 'quiet', 'stop'];
+function inbox() {
+  const slots = COMMANDS.map(() => {
+    let resolve;
+    const promise = new Promise((r) => {
+      resolve = r;
+    });
+    return { promise, resolve };
+  });
+  return {
+    deliver: (name) => {
+      for (let i = 0; i <= COMMANDS.indexOf(name); i++) slots[i].resolve();
+    },
+    command: (name) => slots[COMMANDS.indexOf(name)].promise,
   };
 }
 
@@ -82,11 +131,15 @@ function remoteMapStore(port) {
   port.on('message', ({ id, result }) => {
     pending.get(id)?.(result);
     pending.delete(id);
+    if (pending.size === 0) port.unref();
   });
+  // Referenced only while a call waits for its answer, as a socket is while a request is out: a thread
+  // whose only work is an answer on an unreferenced port ends mid-await (exit code 13).
   port.unref();
   const call = (op, ...args) =>
     new Promise((resolve) => {
       const id = ++ids;
+      if (pending.size === 0) port.ref();
       pending.set(id, resolve);
       port.postMessage({ id, op, args });
     });
@@ -128,7 +181,9 @@ async function chooseBus() {
   };
 }
 
-function render(rows, log, seconds, note) {
+const sum = (rows, pick) => rows.reduce((total, row) => total + pick(row.stats), 0);
+
+function table(rows, log, seconds, note) {
   const lines = [
     `synced-cache example: 3 participants, namespace "${NAMESPACE}", ${seconds}s`,
     `bus and store: ${note}`,
@@ -143,72 +198,167 @@ function render(rows, log, seconds, note) {
     );
   }
   lines.push('', ...log.slice(-6));
-  if (process.stdout.isTTY) process.stdout.write(`\x1b[2J\x1b[H${lines.join('\n')}\n`);
-  else console.log(lines.join('\n'));
+  return lines.join('\n');
 }
 
-async function main() {
-  const at = process.argv.indexOf('--seconds');
-  const seconds = at > 0 ? Number(process.argv[at + 1]) : 10;
-  const bus = await chooseBus();
-  const rows = [];
-  const log = [];
-  const onMessage = (m) => {
-    if (m.type === 'stats') rows[m.index] = m;
-    else if (m.type === 'wrote') log.push(`P${m.index} wrote ${m.key} (version ${m.version}); the others drop their copy`);
-  };
+/** One line of progress, for output that is not a terminal (a log, a pipe, CI). */
+function progressLine(rows, elapsed) {
+  const each = rows
+    .filter(Boolean)
+    .map(
+      (r) =>
+        `P${r.index} ${r.stats.bus} memory ${r.stats.hits.memory} store ${r.stats.hits.store + r.stats.misses} in ${r.stats.invalidations.received}`,
+    )
+    .join(' | ');
+  return `${`${(elapsed / 1000).toFixed(1)}s`.padStart(6)}  ${each}`;
+}
+
+/** Starts the three participants (forked processes, or worker threads sharing a Map store). */
+function startParticipants(bus, onMessage) {
   const participants = [];
   const store = new Map();
   for (let index = 0; index < 3; index++) {
+    let send;
+    let exited;
+    let close = () => {};
     if (bus.mode === 'threads') {
       const { port1, port2 } = new MessageChannel();
       serveMap(port1, store);
       const worker = new Worker(self, { workerData: { index, mode: 'threads', storePort: port2 }, transferList: [port2] });
       worker.on('message', onMessage);
-      participants.push({
-        stop: () =>
-          new Promise((resolve) => {
-            worker.once('exit', resolve);
-            worker.postMessage('stop');
-          }),
-        port1,
-      });
+      exited = new Promise((resolve) => worker.once('exit', resolve));
+      send = (name) => worker.postMessage(name);
+      close = () => port1.close();
     } else {
       const child = fork(self, ['--participant', JSON.stringify({ index, mode: 'redis', redisUrl: bus.redisUrl })]);
       child.on('message', onMessage);
-      participants.push({
-        stop: () =>
-          new Promise((resolve) => {
-            child.once('exit', resolve);
-            child.send('stop');
-          }),
-      });
+      exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal)));
+      send = (name) => {
+        if (child.connected) child.send(name);
+      };
     }
+    const participant = { index, send, exited, close, stopped: false };
+    participants.push(participant);
   }
-  const timer = setInterval(() => render(rows, log, seconds, bus.note), 500);
-  await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
-  clearInterval(timer);
-  await Promise.all(participants.map((p) => p.stop()));
-  for (const p of participants) p.port1?.close();
-  render(rows, log, seconds, bus.note);
-  const total = rows.reduce((sum, r) => sum + r.stats.hits.memory, 0);
-  const fromStore = rows.reduce((sum, r) => sum + r.stats.hits.store + r.stats.misses, 0);
-  console.log(`\n${total} reads served from memory, ${fromStore} went to the store; every write reached the other two as an invalidation.`);
-  await bus.server?.stop();
+  return participants;
 }
 
+async function main() {
+  const at = process.argv.indexOf('--seconds');
+  const seconds = at > 0 ? Number(process.argv[at + 1]) : 10;
+  if (!(seconds > 0)) throw new RangeError(`--seconds must be a positive number of seconds, got ${process.argv[at + 1]}`);
+  const bus = await chooseBus();
+  const rows = [];
+  const log = [];
+  const ready = new Set();
+  const quiet = new Set();
+  const closedAt = [];
+  let wake = () => {};
+  const onMessage = (m) => {
+    if (m.type === 'stats' || m.type === 'quiet') rows[m.index] = m;
+    if (m.type === 'ready') ready.add(m.index);
+    else if (m.type === 'quiet') quiet.add(m.index);
+    else if (m.type === 'closed') closedAt[m.index] = performance.now();
+    else if (m.type === 'wrote') log.push(`P${m.index} wrote ${m.key} (version ${m.version}); the others drop their copy`);
+    wake();
+  };
+  const participants = startParticipants(bus, onMessage);
+  // A participant that ends before it is told to (an error, a bus that never came up) ends the example.
+  const early = Promise.race(
+    participants.map((p) => p.exited.then((code) => (p.stopped ? new Promise(() => {}) : { index: p.index, code }))),
+  );
+  /** Waits until `condition` holds or `ms` pass; rejects if a participant ended early. */
+  const until = async (condition, ms) => {
+    const deadline = Date.now() + ms;
+    while (!condition() && Date.now() < deadline) {
+      const woken = new Promise((resolve) => {
+        wake = resolve;
+      });
+      const timer = setTimeout(wake, Math.min(100, deadline - Date.now()));
+      const ended = await Promise.race([woken.then(() => undefined), early]);
+      clearTimeout(timer);
+      if (ended) throw new Error(`P${ended.index} exited with code ${ended.code} before the end of the example`);
+    }
+    return condition();
+  };
+
+  try {
+    if (!(await until(() => ready.size === 3, 20_000))) throw new Error('the participants did not come up within 20 s');
+    for (const p of participants) p.send('start');
+    const tty = process.stdout.isTTY;
+    const started = Date.now();
+    if (!tty) console.log(`synced-cache example: 3 participants, namespace "${NAMESPACE}", ${seconds}s\nbus and store: ${bus.note}`);
+    const timer = setInterval(() => {
+      if (tty) process.stdout.write(`\x1b[2J\x1b[H${table(rows, log, seconds, bus.note)}\n`);
+      else if (rows.length > 0) console.log(progressLine(rows, Date.now() - started));
+    }, 500);
+    try {
+      await until(() => false, seconds * 1000);
+    } finally {
+      clearInterval(timer);
+    }
+    // Stop writing everywhere, then give the last invalidations a moment to arrive before comparing counts.
+    for (const p of participants) p.send('quiet');
+    await until(() => quiet.size === 3, 10_000);
+    const sent = () => sum(rows, (s) => s.invalidations.sent);
+    const received = () => sum(rows, (s) => s.invalidations.received);
+    await until(() => quiet.size === 3 && received() >= 2 * sent(), 2_000);
+  } finally {
+    for (const p of participants) {
+      p.stopped = true;
+      p.send('stop');
+    }
+    await Promise.all(
+      participants.map(async (p) => {
+        await p.exited;
+        const lingered = closedAt[p.index] === undefined ? 0 : performance.now() - closedAt[p.index];
+        if (lingered > LINGER_MS)
+          console.error(`P${p.index} took ${Math.round(lingered)} ms to exit after its cache and store were closed`);
+      }),
+    );
+    for (const p of participants) p.close();
+    await bus.server?.stop();
+  }
+  if (process.stdout.isTTY) process.stdout.write('\x1b[2J\x1b[H');
+  console.log(table(rows, log, seconds, bus.note));
+  const fromMemory = sum(rows, (s) => s.hits.memory);
+  const fromStore = sum(rows, (s) => s.hits.store + s.misses);
+  const sent = sum(rows, (s) => s.invalidations.sent);
+  const received = sum(rows, (s) => s.invalidations.received);
+  const delivery =
+    received >= 2 * sent
+      ? `every key written (${sent}, the seed included) reached the other two as an invalidation`
+      : `${received} of the ${2 * sent} invalidations sent arrived before the end`;
+  console.log(`\n${fromMemory} reads served from memory, ${fromStore} went to the store; ${delivery}.`);
+}
+
+/** Runs `main`, ending with a one-line reason and exit code 1 on failure. */
+async function run(main) {
+  try {
+    await main();
+  } catch (error) {
+    console.error(`synced-cache example: ${error instanceof Error ? error.message : error}`);
+    process.exit(1);
+  }
+}
+
+// No process.exit() once a participant is done: after close(), nothing of the cache or the store may keep
+// a process alive, and the coordinator checks that each ends promptly by itself.
 if (!isMainThread) {
-  const stop = await participant(workerData, (m) => parentPort.postMessage(m));
-  parentPort.once('message', async () => {
-    await stop();
-    process.exit(0);
-  });
+  const { deliver, command } = inbox();
+  parentPort.on('message', deliver);
+  await run(() => participant(workerData, (m) => parentPort.postMessage(m), command));
+  parentPort.off('message', deliver);
 } else if (process.argv[2] === '--participant') {
-  const stop = await participant(JSON.parse(process.argv[3]), (m) => process.send(m));
-  process.once('message', async () => {
-    await stop();
-    process.exit(0);
-  });
+  const { deliver, command } = inbox();
+  const orphaned = () => process.exit(1);
+  process.on('message', deliver);
+  // The coordinator is gone (killed, crashed): nobody will say stop.
+  process.once('disconnect', orphaned);
+  await run(() => participant(JSON.parse(process.argv[3]), (m) => process.send(m), command));
+  process.off('message', deliver);
+  process.off('disconnect', orphaned);
+  process.disconnect();
 } else {
-  await main();
+  await run(main);
 }

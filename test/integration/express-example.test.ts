@@ -36,10 +36,25 @@ async function startExample(env: NodeJS.ProcessEnv): Promise<{ child: ChildProce
   }
 }
 
-async function stop(child: ChildProcess): Promise<number | null> {
+// The example ends by itself on SIGTERM, with no process.exit(): it closes the server, the cache, then its
+// store. Whatever of them stayed open would keep it alive, so the exit must come within this bound.
+const EXIT_BOUND_MS = 3_000;
+
+/** Sends SIGTERM; resolves with the exit code, or 'lingered' (and kills it) when it is not gone within the bound. */
+async function stop(child: ChildProcess): Promise<number | null | 'lingered'> {
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   child.kill('SIGTERM');
-  return exited;
+  let timer: NodeJS.Timeout | undefined;
+  const bound = new Promise<'lingered'>((resolve) => {
+    timer = setTimeout(() => resolve('lingered'), EXIT_BOUND_MS);
+  });
+  const result = await Promise.race([exited, bound]);
+  clearTimeout(timer);
+  if (result === 'lingered') {
+    child.kill('SIGKILL');
+    await exited;
+  }
+  return result;
 }
 
 describe('examples/express-app.mjs', () => {
@@ -51,7 +66,7 @@ describe('examples/express-app.mjs', () => {
     const res = await fetch(`${base}/users/1`);
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ id: 1, name: 'Ada Lovelace' });
-    // SIGTERM runs its shutdown, which stops the redis-server it started.
+    // SIGTERM runs its shutdown, which closes the cache and the store and stops the redis-server it started.
     expect(await stop(child)).toBe(0);
   });
 
@@ -67,5 +82,19 @@ describe('examples/express-app.mjs', () => {
     expect([page.status, page.headers.get('x-cache')]).toEqual([200, 'MISS']);
     expect(await page.text()).toMatch(/<h1>Grace Hopper<\/h1>/);
     expect(await stop(child)).toBe(0);
+  });
+
+  it('with REDIS_URL pointing where no Redis answers: starts, reports the connection error, and still shuts down promptly with a request pending', async () => {
+    const { freePort } = await import('../../scripts/redis-server.mjs');
+    const url = `redis://127.0.0.1:${await freePort()}`;
+    const { child, base, output } = await startExample({ ...process.env, REDIS_URL: url });
+    expect(output()).toContain(`store and bus: Redis at ${url}`);
+    // A lookup that waits on the unreachable store: the shutdown must not wait for it.
+    const pending = fetch(`${base}/users/1`).catch((error: unknown) => error);
+    const deadline = Date.now() + 10_000;
+    while (!/cache: .*ECONNREFUSED/.test(output()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect(output()).toMatch(/cache: .*ECONNREFUSED/);
+    expect(await stop(child)).toBe(0);
+    expect(await pending).toBeInstanceOf(TypeError);
   });
 });
