@@ -71,6 +71,11 @@ function throwOnErrors(adapter: unknown): void {
   }
 }
 
+function errorListeners(adapter: unknown): unknown[] {
+  const emitter = adapter as { listeners?: (event: 'error') => unknown[] } | undefined;
+  return typeof emitter?.listeners === 'function' ? [...emitter.listeners('error')] : [];
+}
+
 /** The store as the store tier uses it. */
 export interface OpenedStore {
   /** A Keyv over the same adapter and namespace, for callers who want Keyv's own API (`cache.keyv`). */
@@ -98,6 +103,9 @@ export function openStore(store: StoreOption | undefined, namespace: string): Op
     throwOnErrors(given);
   }
   const Class = (isKeyv(store) ? store.constructor : Keyv) as KeyvClass;
+  // Keyv (and Keyv 6's bridge) add an 'error' listener to the adapter; release() takes them off again,
+  // or caches built and closed on one long-lived adapter would pile them up.
+  const before = errorListeners(given);
   const six = isKeyv(store) ? isKeyv6(store) : typeof (Keyv.prototype as unknown as KeyvLike).setRaw === 'function';
   const source: Partial<KeyvLike> = isKeyv(store) ? store : {};
   // Keyv's constructor sets the adapter's namespace (which adapters prefix keys and scope clear() with)
@@ -140,6 +148,7 @@ export function openStore(store: StoreOption | undefined, namespace: string): Op
     driver = new KeyvV5Driver(keyv.store as KeyvStoreAdapter | Map<unknown, unknown>, keys);
     format = keyv5Format(keyv, () => new Class({}).serialize);
   }
+  const added = errorListeners(given).filter((listener) => !before.includes(listener));
   let released = false;
   return {
     keyv: keyv as unknown as Keyv,
@@ -150,6 +159,7 @@ export function openStore(store: StoreOption | undefined, namespace: string): Op
       if (released) return;
       released = true;
       if (typeof given !== 'object' || given === null) return;
+      for (const listener of added) (given as { off?: (event: 'error', listener: unknown) => unknown }).off?.('error', listener);
       const claim = adapterNamespaces.get(given);
       if (claim !== undefined && --claim.users === 0) adapterNamespaces.delete(given);
     },

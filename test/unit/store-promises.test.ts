@@ -112,3 +112,17 @@ describe('a batch write on an adapter without batch methods', () => {
     expect(store.inner.has(adapterKey(namespace, 'a'))).toBe(false);
   });
 });
+
+describe('a store adapter shared by many caches over time', () => {
+  it('keeps no listener of a closed cache (Keyv adds one per cache; close() takes it off)', async () => {
+    const store = new ControlledStore();
+    const before = store.listenerCount('error');
+    for (let i = 0; i < 15; i++) {
+      const cache = makeCache({ namespace: 'shared', store });
+      await cache.get('k');
+      await cache.clear();
+      await cache.close();
+    }
+    expect(store.listenerCount('error')).toBe(before);
+  });
+});
