@@ -29,7 +29,7 @@ import { RedisTransport } from './redis/transport.js';
 import { namespaceOf, openStore, type StoreOption, ttlOf } from './store/adapter.js';
 import { Breaker } from './store/breaker.js';
 import { StoreCalls } from './store/calls.js';
-import type { KeyRules } from './store/keys.js';
+import { INTERNAL_KEY_PREFIX, type KeyRules } from './store/keys.js';
 import { StoreTier } from './store/store-tier.js';
 import { type OwnedStore, openStoreUrl } from './store/url.js';
 import type { GetOrSetOptions, LoaderContext, SetManyEntry, SetOptions, SyncedCacheEvents, SyncedCacheStats } from './types.js';
@@ -392,6 +392,7 @@ export class SyncedCache<V = unknown> extends EventEmitter<SyncedCacheEvents> {
     }
     const from = prefix === undefined ? '' : this.#keys.canon(prefix);
     for await (const [k, entry] of this.#store.entries()) {
+      if (k.startsWith(INTERNAL_KEY_PREFIX)) continue;
       if (prefix === undefined) yield [k, entry.value];
       else if (k.startsWith(from)) yield [prefix + k.slice(from.length), entry.value];
     }

@@ -1,4 +1,10 @@
 /**
+ * Keys the library keeps for itself in a namespace (an encryption salt, say) begin with this; listings
+ * (`keys()`, `entries()`, and so the stash, the CLI and the Keyv adapter) never show them.
+ */
+export const INTERNAL_KEY_PREFIX = '__synced-cache:';
+
+/**
  * The namespace's key rules, in one place. Keyv stores key `k` of namespace `ns` as `ns:k`, and leaves a
  * key that already begins with `ns:` alone, so `ns:a` and `a` are one store entry. The cache works on the
  * canonical form (the key without its own `ns:`), so memory, the bus and the store agree on it, and gives
