@@ -1,6 +1,6 @@
 // An optional integration: only this subpath loads prom-client, so the core never requires it.
 import { Counter, register as defaultRegistry, Gauge, type Registry } from 'prom-client';
-import type { BusState, SyncedCacheStats } from 'synced-cache';
+import type { BusState, StaleReason, SyncedCacheStats } from 'synced-cache';
 
 /** What the collector reads: a `SyncedCache` (anything with a namespace and `stats()`). */
 export interface MetricsSource {
@@ -32,6 +32,8 @@ export interface MetricsHandle {
 }
 
 const BUS_STATES: readonly BusState[] = ['up', 'down', 'off'];
+const BREAKER_STATES: readonly SyncedCacheStats['breaker']['state'][] = ['closed', 'open', 'half-open', 'off'];
+const STALE_REASONS: readonly StaleReason[] = ['store-error', 'store-timeout', 'store-unavailable', 'loader-error', 'loader-timeout'];
 const QUANTILES = [
   ['0.5', 'p50'],
   ['0.99', 'p99'],
@@ -101,11 +103,58 @@ class Collector {
       (s) => s.lag.max / 1000,
     );
     counter('propagation_lag_samples_total', 'Received invalidation messages whose lag was measured.', (s) => s.lag.count);
+    counter(
+      'propagation_lag_implausible_total',
+      'Received invalidations left out of the lag figures: a negative lag, or one over a minute (a wrong clock, a forged timestamp).',
+      (s) => s.lag.implausible,
+    );
+    gauge(
+      'senders_tracked',
+      'Other instances whose message sequence numbers are tracked to notice lost messages.',
+      (s) => s.senders.tracked,
+    );
+    this.#counter(
+      `${prefix}senders_forgotten_total`,
+      'Tracked senders forgotten, by cause (expired: silent for 30 to 60 heartbeat intervals; evicted: past 10,000 tracked, possibly alive).',
+      ['cause'],
+      (s, set) => {
+        set({ cause: 'expired' }, s.senders.expired);
+        set({ cause: 'evicted' }, s.senders.evicted);
+      },
+    );
+    counter(
+      'bus_reconnects_total',
+      'Times the bus dropped and reopened its connections because a heartbeat was not answered.',
+      (s) => s.busReconnects,
+    );
     this.#gauge(`${prefix}bus_state`, 'The invalidation bus: 1 for the current state, 0 for the others.', ['state'], (s, set) => {
       for (const state of BUS_STATES) set({ state }, s.bus === state ? 1 : 0);
     });
     gauge('memory_entries', 'Entries in the in-process memory tier.', (s) => s.memorySize);
     gauge('pending_invalidations', 'Keys waiting to be published when the bus comes back.', (s) => s.pendingInvalidations);
+    this.#gauge(
+      `${prefix}breaker_state`,
+      "The store's circuit breaker: 1 for the current state, 0 for the others (off: circuitBreaker: false).",
+      ['state'],
+      (s, set) => {
+        for (const state of BREAKER_STATES) set({ state }, s.breaker.state === state ? 1 : 0);
+      },
+    );
+    counter('breaker_opened_total', "Times the store's circuit breaker opened.", (s) => s.breaker.opened);
+    this.#counter(
+      `${prefix}stale_served_total`,
+      'Stale values (past their ttl, within grace) served because fresh data could not be had, by what failed.',
+      ['reason'],
+      (s, set) => {
+        for (const reason of STALE_REASONS) set({ reason }, s.stale[reason]);
+      },
+    );
+    counter('refreshes_total', 'Background refreshes started by refreshAhead.', (s) => s.refreshes);
+    // Three counters rather than one with an outcome label: a caller that waited and then took the load
+    // over may count in both, so a sum over such a label would mean nothing.
+    counter('lock_acquired_total', 'getOrSet loads run holding the lock across processes.', (s) => s.lock.acquired);
+    counter('lock_waited_total', "getOrSet callers that waited for another process's load instead of loading.", (s) => s.lock.waited);
+    counter('lock_took_over_total', 'getOrSet loads taken over after a wait for the lock ran out.', (s) => s.lock.tookOver);
   }
 
   #counter(name: string, help: string, labels: string[], fill: Fill): void {
