@@ -6,7 +6,7 @@ import type { Observer } from '../observe/events.js';
 import type { LoadSettings } from '../options.js';
 import type { Background } from './background.js';
 import { type Loader, runLoader, SOFT, softDeadline } from './loader.js';
-import type { ReadThrough } from './read-through.js';
+import { type ReadThrough, staleReason } from './read-through.js';
 import { SingleFlight } from './single-flight.js';
 
 export type { Loader } from './loader.js';
@@ -40,7 +40,8 @@ export interface GetOrSetParts<V> {
 /**
  * getOrSet as named steps:
  * 1. fresh: a memory hit, or a fresh store entry, is the answer (and, past `refreshAhead` of its ttl,
- *    refreshed in the background, once per key per process);
+ *    refreshed in the background, once per key per process); when the store fails, a stale copy kept in
+ *    memory answers;
  * 2. lock: across processes, only the lock's holder loads; the others wait for its result;
  * 3. load: the loader, once per key per process at a time (concurrent callers share the call), given
  *    `{ signal, stale }`; past `softTimeout` a stale value answers and the load goes on in the background;
@@ -78,9 +79,14 @@ export class GetOrSet<V> {
       }
       stale = found?.value;
     } catch (error) {
-      // The store is down and the source may be up: load anyway, with memory's stale copy to fall back on.
       if (!(error instanceof StoreError)) throw error;
-      stale = reads.staleCopy(k);
+      // The store is down: a stale copy kept in memory answers at once; without one, the source may be
+      // up, so load (its value is returned even if it cannot be stored).
+      const copy = reads.staleCopy(k);
+      if (copy !== undefined) {
+        observer.stale(key, staleReason(error));
+        return copy;
+      }
     }
     return this.#flights.run(k, () => this.#locked(key, k, loader, settings, stale));
   }

@@ -275,8 +275,8 @@ describe('synced-cache/prometheus', () => {
     await wallClockPast(until);
     clock.advance(41);
 
-    // A: two failed store reads answer stale (store-error) and open the breaker; the next read does not
-    // reach the store (store-unavailable); then the loader fails, and outlives hardTimeout.
+    // A: two failed store reads answer stale (store-error) and open the breaker; the next reads do not
+    // reach the store (store-unavailable), getOrSet's included, which answers without calling its loader.
     storeA.fail('get');
     expect(await a.get('k')).toBe('old');
     expect(await a.get('k')).toBe('old');
@@ -286,10 +286,9 @@ describe('synced-cache/prometheus', () => {
     expect(storeA.calls.get).toBe(reached);
     expect(
       await a.getOrSet('k', () => {
-        throw new Error('the source is down');
+        throw new Error('never called: the stale copy answers');
       }),
     ).toBe('old');
-    expect(await a.getOrSet('k', untilAborted, { hardTimeout: 30 })).toBe('old');
     // B: a store read that does not answer within storeTimeout answers stale (store-timeout).
     storeB.hold('get');
     expect(await b.get('k')).toBe('old');
@@ -298,7 +297,7 @@ describe('synced-cache/prometheus', () => {
     s = await scrape(registry);
     expect(breaker(s, nsA)).toEqual({ closed: 0, open: 1, 'half-open': 0, off: 0 });
     expect(sample(s, `synced_cache_breaker_opened_total{${nsA}}`)).toBe(1);
-    expect(stale(s, nsA)).toEqual({ 'store-error': 2, 'store-timeout': 0, 'store-unavailable': 1, 'loader-error': 1, 'loader-timeout': 1 });
+    expect(stale(s, nsA)).toEqual({ 'store-error': 2, 'store-timeout': 0, 'store-unavailable': 2, 'loader-error': 0, 'loader-timeout': 0 });
     expect(stale(s, nsB)).toEqual({ 'store-error': 0, 'store-timeout': 1, 'store-unavailable': 0, 'loader-error': 0, 'loader-timeout': 0 });
 
     // After the cooldown one trial call goes through (half-open, held here); its success closes the breaker.
@@ -315,6 +314,16 @@ describe('synced-cache/prometheus', () => {
     expect(breaker(s, nsA)).toEqual({ closed: 1, open: 0, 'half-open': 0, off: 0 });
     expect(sample(s, `synced_cache_breaker_opened_total{${nsA}}`)).toBe(1);
 
+    // A, the store up again: the store's copy is stale; the loader fails, then outlives hardTimeout.
+    expect(
+      await a.getOrSet('k', () => {
+        throw new Error('the source is down');
+      }),
+    ).toBe('old');
+    expect(await a.getOrSet('k', untilAborted, { hardTimeout: 30 })).toBe('old');
+    s = await scrape(registry);
+    expect(stale(s, nsA)).toEqual({ 'store-error': 2, 'store-timeout': 0, 'store-unavailable': 2, 'loader-error': 1, 'loader-timeout': 1 });
+
     // B: a getOrSet hit past half its ttl answers at once and is refreshed in the background.
     let loads = 0;
     const load = async () => `v${++loads}`;
@@ -326,8 +335,8 @@ describe('synced-cache/prometheus', () => {
     expect(sample(s, `synced_cache_refreshes_total{${nsB}}`)).toBe(1);
     expect(sample(s, `synced_cache_refreshes_total{${nsA}}`)).toBe(0);
 
-    // The lock across processes is not wired into getOrSet yet (SyncedCache builds it with lock:
-    // undefined), so nothing can move these: they are exported, and read 0.
+    // Neither cache locks (no lock option, no Redis bus): the lock counters are exported and read 0;
+    // test/integration/lock.test.ts moves them in real processes.
     for (const ns of [nsA, nsB]) {
       expect(sample(s, `synced_cache_lock_acquired_total{${ns}}`)).toBe(0);
       expect(sample(s, `synced_cache_lock_waited_total{${ns}}`)).toBe(0);

@@ -62,6 +62,24 @@ describe('grace: a stale copy answers when fresh data cannot be had', () => {
     });
   });
 
+  it('getOrSet answers with the stale copy when the store fails, without calling the loader', async () => {
+    const clock = manualClock();
+    const store = new ControlledStore();
+    const cache = makeCache<string>({ store, clock, grace: 60_000, circuitBreaker: false });
+    const events = staleEvents(cache);
+    const until = Date.now() + 20;
+    await cache.set('k', 'old', { ttl: 20 });
+    await wallClockPast(until);
+    clock.advance(21);
+    store.fail('get');
+    let calls = 0;
+    expect(await cache.getOrSet('k', () => `new ${++calls}`)).toBe('old');
+    expect(calls).toBe(0);
+    expect(events).toEqual([{ key: 'k', reason: 'store-error' }]);
+    // Without a stale copy, the loader answers (its value cannot be stored).
+    expect(await cache.getOrSet('other', () => `new ${++calls}`)).toBe('new 1');
+  });
+
   it('without grace, or once a key is deleted, overwritten or cleared (here or elsewhere), there is no stale copy', async () => {
     const clock = manualClock();
     const namespace = uniqueNamespace();
