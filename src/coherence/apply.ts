@@ -71,6 +71,26 @@ export class OutsideChanges<V> {
     for (const wake of set) wake();
   }
 
+  /**
+   * The bus's status changed: up (proven by a heartbeat's round trip) trusts memory again once emptied,
+   * unless the cache is closing; down stops trusting it at once and says why.
+   */
+  busStatus(status: 'connecting' | 'up' | 'down' | 'closed', previous: string, reason: Error | undefined, closing: boolean): void {
+    const observer = this.#observer;
+    observer.bus(status, previous, reason);
+    if (status === 'up') {
+      this.up('bus');
+      if (closing) this.#trust.close();
+      observer.emitSafely('bus:up');
+    } else if (status === 'down') {
+      this.down('bus');
+      if (reason !== undefined) observer.error(reason);
+      observer.emitSafely('bus:down', { reason });
+    } else if (status === 'closed') {
+      this.#trust.down('bus');
+    }
+  }
+
   /** Changes from `origin` were lost: memory can no longer be trusted as a whole. */
   lost(): void {
     this.#flush('gap');

@@ -49,11 +49,11 @@ function kind(value: unknown): string {
 }
 
 function isCache(value: unknown): value is SyncedCache<unknown> {
-  const c = value as Partial<Record<'get' | 'set' | 'delete' | 'deleteMany' | 'clear' | 'entries', unknown>> | null;
+  const c = value as Partial<Record<'get' | 'set' | 'update' | 'delete' | 'deleteMany' | 'clear' | 'entries', unknown>> | null;
   return (
     typeof c === 'object' &&
     c !== null &&
-    ['get', 'set', 'delete', 'deleteMany', 'clear', 'entries'].every((m) => typeof c[m as 'get'] === 'function')
+    ['get', 'set', 'update', 'delete', 'deleteMany', 'clear', 'entries'].every((m) => typeof c[m as 'get'] === 'function')
   );
 }
 
@@ -138,9 +138,11 @@ export class SyncedSessionStore extends session.Store {
   }
 
   /**
-   * Pushes back the expiry of the session of `sid` to what `session.cookie` now says, by rewriting what is
-   * stored (not `session`, so a change made meanwhile in another process is kept). Does nothing when the
-   * session is gone (a logout elsewhere is not undone) or when the gain is below `touchAfter`.
+   * Pushes back the expiry of the session of `sid` to what `session.cookie` now says, by rewriting what the
+   * store holds (not `session`, so a change made meanwhile in another process is kept), with a
+   * compare-and-set (`cache.update`): a session the store no longer holds is never written back, even by
+   * a process whose memory still has it (a logout elsewhere is never undone). Does nothing when the gain
+   * is below `touchAfter`.
    */
   override touch(sid: string, session: SessionData, callback?: Callback): void {
     settle(this.#touch(sid, session), callback);
@@ -234,17 +236,26 @@ export class SyncedSessionStore extends session.Store {
       throw new TypeError(`synced-cache/session: touch: session must be an object, got ${kind(session)}`);
     }
     const ttl = this.#ttlOf(session.cookie);
-    const current = await this.cache.get(key);
-    if (!isStored(current)) return;
+    // Usually a memory hit, and usually the answer: the gain is below touchAfter, nothing to write.
+    const seen = await this.cache.get(key);
+    if (!isStored(seen)) return;
     if (ttl <= 0) {
       await this.cache.delete(key);
       return;
     }
-    const expires = Date.now() + ttl;
-    if (expires - current.expires < Math.min(this.#touchAfter, ttl / 2)) return;
-    const cookie = JSON.parse(JSON.stringify(session.cookie ?? current.session.cookie)) as SessionData['cookie'];
-    const stored: StoredSession = { session: { ...current.session, cookie }, expires };
-    await this.cache.set(key, stored, { ttl });
+    if (Date.now() + ttl - seen.expires < Math.min(this.#touchAfter, ttl / 2)) return;
+    const cookie = JSON.parse(JSON.stringify(session.cookie ?? seen.session.cookie)) as SessionData['cookie'];
+    // A compare-and-set against the store, not memory: memory may still hold a session destroyed
+    // elsewhere whose invalidation has not arrived, and another process may have changed it meanwhile.
+    // A session the store no longer holds is never written back; a newer one keeps its data.
+    await this.cache.update(
+      key,
+      (current) => {
+        if (!isStored(current)) return undefined;
+        return { session: { ...current.session, cookie }, expires: Date.now() + ttl };
+      },
+      { ttl },
+    );
   }
 
   /** Milliseconds the session has left, from its cookie, else the `ttl` option. */

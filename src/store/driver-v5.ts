@@ -1,5 +1,13 @@
 import type { KeyvStoreAdapter } from 'keyv';
-import { type Adapter, type DriverWrite, keyvRedisOf, redisSetIfAbsent, type StoreDriver, withReportedErrors } from './driver.js';
+import {
+  type Adapter,
+  type DriverWrite,
+  keyvRedisOf,
+  redisCompareAndSet,
+  redisSetIfAbsent,
+  type StoreDriver,
+  withReportedErrors,
+} from './driver.js';
 import type { KeyRules } from './keys.js';
 
 type Iterate = (namespace?: string) => AsyncIterable<[unknown, unknown]>;
@@ -15,12 +23,16 @@ export class KeyvV5Driver implements StoreDriver {
   readonly #keys: KeyRules;
 
   readonly setIfAbsent?: (write: DriverWrite) => Promise<boolean>;
+  readonly compareAndSet?: (write: DriverWrite, expected: unknown) => Promise<boolean>;
 
   constructor(adapter: Adapter, keys: KeyRules) {
     this.#adapter = adapter;
     this.#keys = keys;
     const redis = keyvRedisOf(adapter);
-    if (redis !== undefined) this.setIfAbsent = (write) => redisSetIfAbsent(redis, this.#keys.toStore(write.k), write.stored, write.ttl);
+    if (redis !== undefined) {
+      this.setIfAbsent = (write) => redisSetIfAbsent(redis, this.#keys.toStore(write.k), write.stored, write.ttl);
+      this.compareAndSet = (write, expected) => redisCompareAndSet(redis, this.#keys.toStore(write.k), expected, write.stored, write.ttl);
+    }
   }
 
   get canList(): boolean {

@@ -1,5 +1,5 @@
 import * as keyvModule from 'keyv';
-import { type DriverWrite, keyvRedisOf, redisSetIfAbsent, type StoreDriver, withReportedErrors } from './driver.js';
+import { type DriverWrite, keyvRedisOf, redisCompareAndSet, redisSetIfAbsent, type StoreDriver, withReportedErrors } from './driver.js';
 
 const Bridge = (keyvModule as unknown as { KeyvBridgeAdapter?: new (...args: never[]) => object }).KeyvBridgeAdapter;
 
@@ -34,11 +34,15 @@ export class KeyvV6Driver implements StoreDriver {
   readonly #adapter: V6Adapter;
   readonly canList: boolean;
   readonly setIfAbsent?: (write: DriverWrite) => Promise<boolean>;
+  readonly compareAndSet?: (write: DriverWrite, expected: unknown) => Promise<boolean>;
 
   constructor(adapter: unknown) {
     this.#adapter = adapter as V6Adapter;
     const redis = keyvRedisOf(adapter);
-    if (redis !== undefined) this.setIfAbsent = (write) => redisSetIfAbsent(redis, write.k, write.stored, write.ttl);
+    if (redis !== undefined) {
+      this.setIfAbsent = (write) => redisSetIfAbsent(redis, write.k, write.stored, write.ttl);
+      this.compareAndSet = (write, expected) => redisCompareAndSet(redis, write.k, expected, write.stored, write.ttl);
+    }
     // Keyv 6's bridge over a Keyv 5 adapter always has iterator(), listing nothing when the adapter
     // behind it cannot; its capabilities say which (they describe that adapter).
     const bridged = Bridge !== undefined && this.#adapter instanceof Bridge;

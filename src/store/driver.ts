@@ -40,6 +40,11 @@ export interface StoreDriver {
   iterate(): AsyncIterator<[string, unknown]>;
   /** Writes only if the key is absent, atomically in the store (resolves whether it wrote); only where the store has it (Redis). */
   setIfAbsent?(write: DriverWrite): Promise<boolean>;
+  /**
+   * Writes only if the store still holds exactly `expected` (the raw record read before; undefined: the
+   * key is absent), atomically in the store; resolves whether it wrote. Only where the store has it (Redis).
+   */
+  compareAndSet?(write: DriverWrite, expected: unknown): Promise<boolean>;
 }
 
 export type Adapter = KeyvStoreAdapter | Map<unknown, unknown>;
@@ -65,10 +70,15 @@ export async function withReportedErrors<T>(adapter: object, call: () => Promise
 }
 
 /** The parts of an @keyv/redis adapter (5 or 6) a set-if-absent needs. */
+interface RedisClientLike {
+  set(key: string, value: string, options: Record<string, unknown>): Promise<unknown>;
+  eval(script: string, options: { keys: string[]; arguments: string[] }): Promise<unknown>;
+}
+
 interface KeyvRedisLike {
   createKeyPrefix(key: string, namespace: string | undefined): string;
   namespace?: string;
-  getClient?: () => Promise<{ set(key: string, value: string, options: Record<string, unknown>): Promise<unknown> }>;
+  getClient?: () => Promise<RedisClientLike>;
 }
 
 /** The @keyv/redis adapter behind `adapter` (itself, or the one Keyv 6's bridge wraps), when it is one. */
@@ -99,4 +109,37 @@ export async function redisSetIfAbsent(
     ttl === undefined ? { NX: true } : { NX: true, PX: ttl },
   );
   return reply === 'OK';
+}
+
+// Writes only if the key holds exactly the expected bytes (or, with ARGV[1] = '1', is absent).
+const COMPARE_AND_SET = `local current = redis.call('GET', KEYS[1])
+if ARGV[1] == '1' then
+  if current then return 0 end
+elseif current ~= ARGV[2] then
+  return 0
+end
+if ARGV[4] ~= '' then
+  redis.call('SET', KEYS[1], ARGV[3], 'PX', ARGV[4])
+else
+  redis.call('SET', KEYS[1], ARGV[3])
+end
+return 1`;
+
+/** A compare-and-set through an @keyv/redis adapter's own client (one Lua script), on the key it would use. */
+export async function redisCompareAndSet(
+  redis: KeyvRedisLike,
+  adapterKey: string,
+  expected: unknown,
+  stored: unknown,
+  ttl: number | undefined,
+): Promise<boolean> {
+  if (typeof stored !== 'string' || (expected !== undefined && typeof expected !== 'string')) {
+    throw new TypeError('synced-cache: update: the store adapter holds records that are not strings');
+  }
+  const client = await (redis.getClient as NonNullable<KeyvRedisLike['getClient']>)();
+  const reply = await client.eval(COMPARE_AND_SET, {
+    keys: [redis.createKeyPrefix(adapterKey, redis.namespace)],
+    arguments: [expected === undefined ? '1' : '0', expected ?? '', stored, ttl === undefined ? '' : String(Math.ceil(ttl))],
+  });
+  return reply === 1;
 }

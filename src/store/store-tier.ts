@@ -23,6 +23,13 @@ function driverWrite<V>(w: StoreWrite<V>): DriverWrite {
   return { k: w.k, stored: w.prepared.stored, ttl: w.ttl, expires: w.expires };
 }
 
+/** True when two raw records read from the store are the same bytes (or both absent). */
+function sameRecord(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (a === undefined || a === null || b === undefined || b === null) return (a ?? undefined) === (b ?? undefined);
+  return typeof a === 'object' && typeof b === 'object' && JSON.stringify(a) === JSON.stringify(b);
+}
+
 /** Keys whose call failed (rejected, or answered false), and the first failure. */
 function failures(results: readonly PromiseSettledResult<boolean>[], keys: readonly string[]): { keys: string[]; first: unknown } {
   const failed: string[] = [];
@@ -146,6 +153,42 @@ export class StoreTier<V> {
     const write = this.#driver.setIfAbsent;
     if (write === undefined) throw new TypeError('synced-cache: this store has no atomic set-if-absent');
     return this.#calls.run('set', k, () => write({ k, stored: prepared.stored, ttl, expires }));
+  }
+
+  /**
+   * The fresh entry of `k` (or undefined) and the raw record it came from, as a compare-and-set needs it:
+   * `raw` is undefined when the store holds nothing at all for `k`.
+   */
+  async read(k: string): Promise<{ raw: unknown; entry: ReadEntry<V> | undefined }> {
+    const raw = await this.#calls.run('get', k, () => this.#driver.get(k));
+    const now = Date.now();
+    const entry = await this.#live('get', k, raw, now);
+    return { raw: raw === null ? undefined : raw, entry: entry === undefined || isStale(entry, now) ? undefined : entry };
+  }
+
+  /** True when the store can compare and set atomically (Redis). */
+  get comparesAndSets(): boolean {
+    return this.#driver.compareAndSet !== undefined;
+  }
+
+  /**
+   * Writes `k` only if the store still holds exactly `expected` (a raw record from {@link read}; undefined:
+   * absent): atomically where the store can ({@link comparesAndSets}), else by reading again and comparing,
+   * which the caller must guard. Resolves whether it wrote.
+   */
+  async compareAndSet(
+    k: string,
+    expected: unknown,
+    prepared: Prepared<V>,
+    ttl: number | undefined,
+    expires: number | undefined,
+  ): Promise<boolean> {
+    const native = this.#driver.compareAndSet;
+    if (native !== undefined) return this.#calls.run('set', k, () => native({ k, stored: prepared.stored, ttl, expires }, expected));
+    const { raw } = await this.read(k);
+    if (!sameRecord(raw, expected)) return false;
+    await this.set(k, prepared, ttl, expires);
+    return true;
   }
 
   /** Deletes `k`; resolves to whether the store held it. */

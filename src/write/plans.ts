@@ -107,6 +107,25 @@ export function addPlan<T>(store: StoreTier<T>, k: string, key: string, prepared
   };
 }
 
+/** A write only if the store still holds what was read (a compare-and-set): resolves whether it wrote. */
+export function replacePlan<T>(
+  store: StoreTier<T>,
+  k: string,
+  key: string,
+  expected: unknown,
+  prepared: Prepared<T>,
+  t: Timing,
+): WritePlan<boolean, T> {
+  return {
+    operation: 'set',
+    keys: [k],
+    callerKeys: [key],
+    store: () => store.compareAndSet(k, expected, prepared, t.ttl, t.expires),
+    fills: [fillOf(prepared, t)],
+    changed: (wrote) => wrote,
+  };
+}
+
 export function deletePlan<T>(store: StoreTier<T>, k: string, key: string): WritePlan<boolean, T> {
   return { operation: 'delete', keys: [k], callerKeys: [key], store: () => store.delete(k) };
 }

@@ -133,6 +133,32 @@ describe('SyncedSessionStore', () => {
     expect(await store.get('sid')).toBeNull();
   });
 
+  it("a touch in a process that still holds a session destroyed elsewhere does not undo the logout, nor overwrite another's change", async () => {
+    // Two processes on one store: B holds the session in memory; A's changes never reach B's memory
+    // (A's bus link is down and its invalidations are queued: modelled by A having no bus at all).
+    const shared = new Map();
+    const b = memoryCache({ namespace: 'two-processes', store: shared });
+    const a = memoryCache({ namespace: 'two-processes', store: shared });
+    const storeA = api(new SyncedSessionStore({ cache: a, touchAfter: 1_000 }));
+    const storeB = api(new SyncedSessionStore({ cache: b, touchAfter: 1_000 }));
+    await storeB.set('sid', sessionData(60_000, { user: 'alice' }));
+    expect(await storeB.get('sid')).not.toBeNull();
+    expect(b.peek('sess:sid')).toBeDefined();
+    await storeA.destroy('sid');
+    // B's memory still has it; its request ends with a touch that would push the expiry far enough.
+    await storeB.touch('sid', sessionData(120_000, { user: 'alice' }));
+    expect(await memoryCache({ namespace: 'two-processes', store: shared }).get('sess:sid')).toBeUndefined();
+    // A newer change made elsewhere keeps its data when B touches from its older copy.
+    await storeB.set('sid', sessionData(60_000, { user: 'alice', cart: 1 }));
+    await storeA.set('sid', sessionData(60_000, { user: 'alice', cart: 2 }));
+    await storeB.touch('sid', sessionData(120_000, { user: 'alice', cart: 1 }));
+    const stored = (await memoryCache({ namespace: 'two-processes', store: shared }).get('sess:sid')) as {
+      session: { cart: number; cookie: { originalMaxAge: number } };
+    };
+    expect(stored.session.cart).toBe(2);
+    expect(stored.session.cookie.originalMaxAge).toBe(120_000);
+  });
+
   it('all(), length() and clear() cover the sessions of its prefix only', async () => {
     const cache = memoryCache();
     const store = api(new SyncedSessionStore({ cache }));
@@ -249,6 +275,24 @@ describe('SyncedSessionStore', () => {
       const fallback = await client.pttl(redisKey('browser'));
       expect(fallback).toBeGreaterThan(86_400_000 - 5_000);
       expect(Object.keys(await store.all()).sort()).toEqual(['browser', 'sid']);
+    });
+
+    it('the same over @keyv/redis, whose compare-and-set is one script: a destroyed session stays destroyed', async () => {
+      const keyvRedis = new KeyvRedis<unknown>(redis.url);
+      const b = new SyncedCache<unknown>({ store: keyvRedis, namespace: 'touch-redis' });
+      const a = new SyncedCache<unknown>({ store: keyvRedis, namespace: 'touch-redis' });
+      onTestFinished(async () => {
+        await a.close();
+        await b.close();
+        await keyvRedis.disconnect();
+      });
+      const storeA = api(new SyncedSessionStore({ cache: a, touchAfter: 1_000 }));
+      const storeB = api(new SyncedSessionStore({ cache: b, touchAfter: 1_000 }));
+      await storeB.set('sid', sessionData(60_000));
+      expect(await storeB.get('sid')).not.toBeNull();
+      await storeA.destroy('sid');
+      await storeB.touch('sid', sessionData(120_000));
+      expect(await storeA.get('sid')).toBeNull();
     });
 
     describe('express-session in two Express 5 processes', () => {

@@ -1,0 +1,197 @@
+import type { EventEmitter } from 'node:events';
+import { Bus } from './bus/bus.js';
+import { withTimeout } from './clock.js';
+import { OutsideChanges } from './coherence/apply.js';
+import { Fences } from './coherence/fences.js';
+import { Trust } from './coherence/trust.js';
+import { BusError, CacheClosedError, StoreError } from './errors.js';
+import { MemoryTier } from './memory/memory-tier.js';
+import { Observer } from './observe/events.js';
+import type { LoadSettings, ResolvedOptions } from './options.js';
+import { Background } from './read/background.js';
+import { GetOrSet } from './read/get-or-set.js';
+import { RedisLockStep } from './read/lock-step.js';
+import { ReadThrough } from './read/read-through.js';
+import { RedisLock } from './redis/lock.js';
+import { RedisTransport } from './redis/transport.js';
+import { namespaceOf, openStore, type StoreOption, ttlOf } from './store/adapter.js';
+import { Breaker } from './store/breaker.js';
+import { StoreCalls } from './store/calls.js';
+import type { KeyRules } from './store/keys.js';
+import { StoreTier } from './store/store-tier.js';
+import { type OwnedStore, openStoreUrl } from './store/url.js';
+import { AddGuard } from './write/add.js';
+import { WritePath } from './write/write-path.js';
+import { Writes } from './write/writes.js';
+
+/** Everything a cache is made of, each part built with exactly the collaborators it uses. */
+export interface Parts<V> {
+  namespace: string;
+  keys: KeyRules;
+  memory: MemoryTier<V>;
+  store: StoreTier<V>;
+  trust: Trust;
+  observer: Observer;
+  bus: Bus | undefined;
+  breaker: Breaker | undefined;
+  reads: ReadThrough<V>;
+  path: WritePath<V>;
+  writes: Writes<V>;
+  getOrSet: GetOrSet<V>;
+  background: Background;
+  lock: RedisLock | undefined;
+  owned: OwnedStore | undefined;
+  defaults: LoadSettings;
+  /** The lock across processes can be had (the bus is Redis). */
+  lockAvailable: boolean;
+  storeTimeout: number;
+}
+
+/**
+ * Builds the parts of a cache from its resolved options. `emitter` is the cache itself, as the events'
+ * emitter; `closing()` says whether close() has begun (the bus's liveness must not trust memory then).
+ */
+export function buildParts<V>(resolved: ResolvedOptions, emitter: EventEmitter, closing: () => boolean): Parts<V> {
+  const given = typeof resolved.store === 'string' ? undefined : resolved.store;
+  const namespace = resolved.namespaceExplicit ? resolved.namespace : (namespaceOf(given) ?? resolved.namespace);
+  // A store named by a URL is built here, and closed by close().
+  const owned = typeof resolved.store === 'string' ? openStoreUrl(resolved.store) : undefined;
+  const opened = openStore(owned?.adapter ?? (given as StoreOption | undefined), namespace);
+  let bus: Bus | undefined;
+  const observer = new Observer(emitter, namespace, () => bus?.id);
+  const breaker =
+    resolved.circuitBreaker === undefined
+      ? undefined
+      : new Breaker({ ...resolved.circuitBreaker, clock: resolved.clock, changed: (state) => observer.breaker(state) });
+  const store = new StoreTier<V>(opened, new StoreCalls({ timeout: resolved.storeTimeout, breaker }));
+  // Stale copies in memory are decided once per cache: only a cache built with grace keeps them.
+  const memory = new MemoryTier<V>({ ...resolved.memory, clock: resolved.clock, staleCopies: resolved.grace > 0 });
+  const fences = new Fences();
+  const transport = resolved.transport ?? (resolved.redis === undefined ? undefined : new RedisTransport(resolved.redis));
+  const trust = new Trust(transport === undefined ? [] : ['bus']);
+  const outside = new OutsideChanges(fences, memory, trust, observer);
+  if (transport !== undefined) {
+    bus = new Bus(
+      transport,
+      {
+        namespace,
+        heartbeat: resolved.heartbeat,
+        maxPendingKeys: resolved.maxPendingKeys,
+        maxMessageBytes: resolved.maxMessageBytes,
+        publishTimeout: resolved.publishTimeout,
+        clock: resolved.clock,
+        signer: resolved.signer,
+      },
+      {
+        invalidate: (keys, origin) => outside.changed(keys, origin),
+        gap: () => outside.lost(),
+        status: (status, previous, reason) => outside.busStatus(status, previous, reason, closing()),
+        error: (error) => observer.error(error),
+        notUp: (reason) => observer.notUp(reason),
+      },
+    );
+  }
+  const announceOn = bus;
+  const reads = new ReadThrough(fences, memory, store, trust, observer);
+  const path = new WritePath(fences, memory, trust, observer, (keys) => {
+    if (announceOn === undefined) return Promise.resolve();
+    observer.published(keys);
+    return announceOn.publish(keys);
+  });
+  // The getOrSet lock and the add guard live on the bus's Redis, on a connection of their own opened on first use.
+  const lock = resolved.redis === undefined ? undefined : new RedisLock(resolved.redis);
+  const ttl = resolved.ttl ?? ttlOf(given);
+  const defaults: LoadSettings = {
+    ttl,
+    grace: resolved.grace,
+    softTimeout: resolved.softTimeout,
+    hardTimeout: resolved.hardTimeout,
+    refreshAhead: resolved.refreshAhead,
+    lock: resolved.lock,
+  };
+  const writes = new Writes<V>({
+    store,
+    keys: opened.keys,
+    path,
+    reads,
+    guard: new AddGuard(lock, namespace),
+    defaults,
+    open: (operation) => {
+      if (closing()) throw new CacheClosedError(operation);
+    },
+  });
+  const background = new Background();
+  const getOrSet = new GetOrSet<V>({
+    fences,
+    memory,
+    trust,
+    reads,
+    observer,
+    background,
+    lock:
+      lock === undefined
+        ? undefined
+        : new RedisLockStep<V>({
+            lock,
+            namespace,
+            reread: (k, key) => reads.find(k, key).then((found) => (found === undefined || found.stale ? undefined : found.value)),
+            watch: (k) => outside.watch(k),
+            counts: observer.counts.lock,
+            report: (error) => observer.error(error),
+          }),
+    store: (key, value, settings, unchanged) => writes.setLoaded(key, value, settings, unchanged),
+  });
+  return {
+    namespace,
+    keys: opened.keys,
+    memory,
+    store,
+    trust,
+    observer,
+    bus,
+    breaker,
+    reads,
+    path,
+    writes,
+    getOrSet,
+    background,
+    lock,
+    owned,
+    defaults,
+    lockAvailable: resolved.redis !== undefined,
+    storeTimeout: resolved.storeTimeout,
+  };
+}
+
+/**
+ * Closes the parts, each step bounded so that a SIGTERM handler never waits on a store or a Redis that
+ * hangs: writes in flight finish and announce themselves (each store call is bounded by storeTimeout),
+ * loaders in the background are told to stop, then the bus, the lock, and a store built from a URL close.
+ */
+export async function closeParts<V>(parts: Parts<V>): Promise<void> {
+  const { observer, bus, storeTimeout } = parts;
+  try {
+    const idle = await withTimeout(
+      parts.path.idle().then(() => true),
+      storeTimeout,
+      () => new Error('writes still in flight'),
+    ).catch(() => false);
+    if (!idle) {
+      const message = `closed with writes still in flight after ${storeTimeout} ms (storeTimeout): their invalidations may not be sent`;
+      observer.error(new StoreError('close', undefined, undefined, message));
+    }
+    const unpublished = bus?.pendingKeys ?? 0;
+    if (unpublished > 0) {
+      // Nobody will publish them now: the other processes keep their copies until they expire.
+      observer.error(new BusError(`closed with ${unpublished} invalidation(s) not yet published: the bus was down`));
+    }
+    await parts.background.drain(storeTimeout, new CacheClosedError('getOrSet'));
+    await bus?.close();
+    await parts.lock?.close();
+  } finally {
+    parts.memory.clear();
+    parts.store.release();
+    if (parts.owned !== undefined)
+      await withTimeout(parts.owned.disconnect(), storeTimeout, () => new Error('store close timed out')).catch(() => {});
+  }
+}
