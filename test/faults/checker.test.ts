@@ -221,6 +221,47 @@ describe('the fault-suite checker', () => {
       ]);
     });
 
+    it('accepts a getOrSet that joined a load of its own process (single flight), stored or not, and nothing else', () => {
+      // p1's loader produced p1:7 over 100..130; the store was down, so it never landed.
+      const load: OpRecord = { p: 'p1', op: 'getOrSet', key: 'k', v: 'p1:7', wrote: 'p1:7', start: 100, end: 130, outcome: 'ok' };
+      const joined = (p: string, start: number, end: number): OpRecord => ({
+        p,
+        op: 'getOrSet',
+        key: 'k',
+        v: 'p1:7',
+        start,
+        end,
+        outcome: 'ok',
+      });
+      const landings: Landing[] = [{ key: 'k', v: 'p1:1', t: 5 }];
+      const shared = run([set('p1', 'p1:1', 0, 10), load, joined('p1', 110, 131)], 'p1:1', { landings, loaderWritesInDoubt: true });
+      expect(shared.violations).toEqual([]);
+      expect(shared.sharedLoads).toBe(1);
+      // Another process cannot have joined p1's load; nor can p1 after the load was over.
+      for (const late of [joined('p2', 110, 131), joined('p1', 200, 201)]) {
+        const result = run([set('p1', 'p1:1', 0, 10), load, late], 'p1:1', { landings, loaderWritesInDoubt: true });
+        expect(kinds(result)).toEqual(['phantom']);
+      }
+    });
+
+    it('flags a write refused as not reached (breaker open) that landed all the same', () => {
+      const refused: Extra = {
+        outcome: 'error',
+        error: { name: 'StoreUnavailableError', code: 'ERR_SYNCED_CACHE_STORE_UNAVAILABLE', message: 'not attempted' },
+      };
+      const ops = [set('p1', 'p1:1', 0, 10), set('p2', 'p2:1', 20, 21, refused)];
+      expect(run(ops, 'p1:1', { landings: [{ key: 'k', v: 'p1:1', t: 5 }] }).violations).toEqual([]);
+      const landed = run(ops, 'p2:1', {
+        landings: [
+          { key: 'k', v: 'p1:1', t: 5 },
+          { key: 'k', v: 'p2:1', t: 40 },
+        ],
+      });
+      expect(landed.violations.map((v) => v.message)).toEqual([
+        'k: p2 set p2:1 (error StoreUnavailableError) was refused with ERR_SYNCED_CACHE_STORE_UNAVAILABLE (the store not reached) but landed at +0.040s',
+      ]);
+    });
+
     it('reports a log that disagrees with the store as a fault of the harness', () => {
       expect(
         kinds(

@@ -37,7 +37,12 @@ import { type Landing, NOT_REACHED_CODES, type Op, type OpRecord, type Read } fr
  * (the library announces a write when its call finishes), or the landing itself when that call had
  * already failed (a write that lands after its call failed is announced before it lands, which issue
  * 10 feature 2 must handle), or never while the call is still pending. An acknowledged write missing
- * from the log is a lost write; a value returned but never in the store is a phantom.
+ * from the log is a lost write; a value returned but never in the store is a phantom, and so is a
+ * write refused as not reached (`StoreUnavailableError`, `CacheClosedError`) that the log shows landing.
+ *
+ * A getOrSet answered by a loader read nothing: its own loader, or the one of a getOrSet (or background
+ * load) of the same key in the same process that ran while it did, since concurrent callers share one
+ * loader call and get its result whether or not the store took it (issue 10, features 6 and 9).
  *
  * ## The other checks
  * - **hang**: a call that took longer than `bounds.hangMs(op)`, or never settled;
@@ -119,6 +124,8 @@ export interface CheckResult {
   stale: Map<string, number>;
   /** Reads judged, and how: fresh, or stale by grace. */
   readsChecked: number;
+  /** getOrSet answers taken from a load of their own process that they joined (not judged as reads). */
+  sharedLoads: number;
   longest: OpRecord | undefined;
   mode: 'interval' | 'landing';
   /** Keys left out of the convergence check: a write of theirs had still not settled. */
@@ -299,6 +306,16 @@ export function outcomeLabel(rec: OpRecord): string {
   return rec.outcome;
 }
 
+/**
+ * True when `load` (the call whose loader produced the value `rec` returned) ran in `rec`'s process and
+ * overlapped it: concurrent getOrSet calls of one key in one process share one loader call.
+ */
+function sharedLoad(rec: OpRecord, load: OpRecord | undefined, eps: number): boolean {
+  if (load === undefined || load === rec || load.p !== rec.p || load.key !== rec.key) return false;
+  if (load.op !== 'getOrSet' && load.op !== 'load') return false;
+  return load.start < (rec.end ?? INF) + eps && rec.start < (load.end ?? INF) + eps;
+}
+
 /** Judges a history; see the module docblock for the rules. */
 export function check(input: CheckInput): CheckResult {
   const { bounds } = input;
@@ -311,6 +328,7 @@ export function check(input: CheckInput): CheckResult {
   const stale = new Map<string, number>();
   let longest: OpRecord | undefined;
   let readsChecked = 0;
+  let sharedLoads = 0;
 
   // No hang.
   for (const rec of input.ops) {
@@ -367,6 +385,12 @@ export function check(input: CheckInput): CheckResult {
       if (rec.op !== 'get' && rec.op !== 'getOrSet') continue;
       // A getOrSet that returns what its own loader produced read nothing.
       if (rec.op === 'getOrSet' && rec.wrote !== undefined && rec.v === rec.wrote) continue;
+      // Nor does one that joined a load of its process running meanwhile (single flight, issue 10
+      // feature 9: the callers of a load get its result, stored or not).
+      if (rec.op === 'getOrSet' && sharedLoad(rec, written.get(rec.v ?? ''), eps)) {
+        sharedLoads++;
+        continue;
+      }
       readsChecked++;
       const isStale = rec.outcome === 'stale';
       const candidates = segmentsOf.get(String(rec.v)) ?? [];
@@ -449,6 +473,19 @@ export function check(input: CheckInput): CheckResult {
           message: `${key}: ${label(w.rec)} over ${at(w.start)}..${at(w.end)} resolved but never reached the store`,
         });
       }
+      // A write refused as "not reached" (breaker open, cache closed) must not have landed: the library
+      // announced nothing for it, so a landing would be a change no process hears of.
+      for (const landing of landings) {
+        const rec = landing.v === null ? undefined : written.get(landing.v);
+        if (rec?.op !== 'set' || rec.outcome !== 'error' || !NOT_REACHED_CODES.has(rec.error?.code ?? '')) continue;
+        violations.push({
+          kind: 'phantom',
+          p: rec.p,
+          key,
+          at: landing.t,
+          message: `${key}: ${label(rec)} was refused with ${rec.error?.code} (the store not reached) but landed at ${at(landing.t)}`,
+        });
+      }
       const last = landings.at(-1);
       let expected: Read = last?.v ?? null;
       if (last !== undefined && last.v !== null) {
@@ -528,6 +565,7 @@ export function check(input: CheckInput): CheckResult {
     outcomes,
     stale,
     readsChecked,
+    sharedLoads,
     longest,
     mode: input.landings === undefined ? 'interval' : 'landing',
     convergenceSkipped: input.views === undefined ? [] : input.keys.filter((key) => unsettled.has(key)),

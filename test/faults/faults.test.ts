@@ -6,9 +6,10 @@ import { runFaults, type StoreKind } from './harness.js';
 import { formatReport } from './report.js';
 
 // The fault-injection suite of issue 10: three real processes under a schedule of bus and store faults,
-// every call recorded and judged by ./checker.ts. Loads the built package: `npm run build` first.
-// Until the resilience features land it fails (calls hang during store outages), so vitest.config.ts
-// leaves it out of `npm test` unless FAULTS=1: `npm run build && FAULTS=1 npx vitest run test/faults`.
+// every call recorded and judged by ./checker.ts, its summary table printed whether it passes or not.
+// Loads the built package: `npm run build` first. Until the library keeps every promise it checks
+// (test/unit/issue10-repros.test.ts lists the ones it does not), vitest.config.ts leaves it out of
+// `npm test` unless FAULTS=1: `npm run test:faults`. About 80 s of wall time, most of it the schedule.
 
 if (!hasRedisServer()) throw new Error('the fault suite needs redis-server on PATH');
 const postgres = await tcpAnswers(5432);
@@ -30,6 +31,8 @@ describe('under faults (issue 10)', () => {
     expect(run.result.violations.some((v) => v.kind === 'stale-read' && v.p === deaf)).toBe(true);
   }, 30_000);
 
-  it('with the store on its own Redis (@keyv/redis)', () => suite('redis'), 45_000);
-  it.skipIf(!postgres)('with the store on PostgreSQL (@keyv/postgres)', () => suite('postgres'), 45_000);
+  // A run takes about 35 s (the schedule is 23 s); the margin is for a loaded machine, since a run that
+  // times out prints no table.
+  it('with the store on its own Redis (@keyv/redis)', () => suite('redis'), 60_000);
+  it.skipIf(!postgres)('with the store on PostgreSQL (@keyv/postgres)', () => suite('postgres'), 60_000);
 });

@@ -36,6 +36,8 @@ export interface RunResult {
   /** Log lines about the workload's keys that the store log did not understand (should be none). */
   logUnknown: string[];
   errorsByProcess: Record<string, Record<string, number>>;
+  /** PostgreSQL only: pg Pool 'error' events each worker's own listener caught (the library attaches none). */
+  poolErrorsByProcess: Record<string, number> | undefined;
 }
 
 /** The store side of a run: where the workers connect, how it fails, and how the checker reads it. */
@@ -353,7 +355,7 @@ export async function runFaults(kind: StoreKind, options: RunOptions = {}): Prom
 
     const viewList = await each<Record<string, Read | { error: string }>>('views', { keys });
     const viewsAt = now();
-    const status = await each<{ bus: string; errors: Record<string, number> }>('status');
+    const status = await each<{ bus: string; errors: Record<string, number>; poolErrors: number }>('status');
     const heapAfter = await each<number>('heap');
     workers.forEach((w, i) => {
       w.report.heapAfter = heapAfter[i];
@@ -399,6 +401,7 @@ export async function runFaults(kind: StoreKind, options: RunOptions = {}): Prom
       wallMs: now() - began,
       logUnknown: storeSide.logUnknown(),
       errorsByProcess: Object.fromEntries(workers.map((w, i) => [w.p, status[i]?.errors ?? {}])),
+      poolErrorsByProcess: kind === 'postgres' ? Object.fromEntries(workers.map((w, i) => [w.p, status[i]?.poolErrors ?? 0])) : undefined,
     };
   } finally {
     // Nothing stays frozen, cut or stopped, whatever happened above.

@@ -72,7 +72,8 @@ export function formatReport(run: RunResult, examples = 3): string {
   const faultSpan = run.faults.length === 0 ? 0 : (run.faults.at(-1) as FaultWindow).end - (run.faults[0] as FaultWindow).start;
   lines.push(
     `== fault suite, ${run.kind} store: ${num(run.ops.length)} calls by ${run.processes.length} processes, ${(faultSpan / 1000).toFixed(1)} s of faults, ` +
-      `${num(result.readsChecked)} reads judged (${result.mode === 'landing' ? "against the store's own log" : 'from the calls alone'}), wall ${(run.wallMs / 1000).toFixed(1)} s`,
+      `${num(result.readsChecked)} reads judged (${result.mode === 'landing' ? "against the store's own log" : 'from the calls alone'}), ` +
+      `${num(result.sharedLoads)} getOrSet answers from a load they joined, wall ${(run.wallMs / 1000).toFixed(1)} s`,
   );
   lines.push('calls by outcome:');
   for (const [label, n] of [...result.outcomes].sort((a, b) => b[1] - a[1])) lines.push(`  ${pad(label, 64)} ${num(n)}`);
@@ -120,6 +121,14 @@ export function formatReport(run: RunResult, examples = 3): string {
     )
     .join('; ');
   lines.push(`'error' events: ${errors}`);
+  if (run.poolErrorsByProcess !== undefined) {
+    const caught = Object.entries(run.poolErrorsByProcess)
+      .map(([p, n]) => `${p} ${n}`)
+      .join(', ');
+    lines.push(
+      `pg Pool 'error' events, caught by each worker's own listener (@keyv/postgres attaches none; without it they crash the worker): ${caught}`,
+    );
+  }
   if (run.logUnknown.length > 0) lines.push(`store log lines not understood: ${run.logUnknown.length}, e.g. ${run.logUnknown[0]}`);
   return lines.join('\n');
 }
