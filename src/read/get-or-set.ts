@@ -71,6 +71,7 @@ export class GetOrSet<V> {
       }
     }
     let stale: V | undefined;
+    let storeFailed = false;
     try {
       const found = await reads.find(k, key);
       if (found !== undefined && !found.stale) {
@@ -87,8 +88,9 @@ export class GetOrSet<V> {
         observer.stale(key, staleReason(error));
         return copy;
       }
+      storeFailed = true;
     }
-    return this.#flights.run(k, () => this.#locked(key, k, loader, settings, stale));
+    return this.#flights.run(k, () => this.#locked(key, k, loader, settings, stale, storeFailed));
   }
 
   /** Background refresh of a hit past `refreshAhead` of its ttl; once per key per process at a time. */
@@ -97,30 +99,48 @@ export class GetOrSet<V> {
     if (refreshAhead === undefined || ttl === undefined || remaining === undefined) return;
     if (remaining > (1 - refreshAhead) * ttl || this.#flights.running(k)) return;
     this.#parts.observer.counts.refreshes++;
-    const refresh = this.#flights.run(k, () => this.#locked(key, k, loader, { ...settings, softTimeout: undefined }, undefined));
+    const refresh = this.#flights.run(k, () => this.#locked(key, k, loader, { ...settings, softTimeout: undefined }, undefined, false));
     this.#parts.background.add(refresh.catch((error: unknown) => this.#parts.observer.error(asError(error))));
   }
 
   /** 2. lock */
-  #locked(key: string, k: string, loader: Loader<V>, settings: LoadSettings, stale: V | undefined): Promise<V | undefined> {
+  #locked(
+    key: string,
+    k: string,
+    loader: Loader<V>,
+    settings: LoadSettings,
+    stale: V | undefined,
+    storeFailed: boolean,
+  ): Promise<V | undefined> {
     const lock = this.#parts.lock;
-    if (lock === undefined || settings.lock === undefined) return this.#load(key, k, loader, settings, stale);
-    return lock.around(key, k, settings.lock, () => this.#load(key, k, loader, settings, stale));
+    if (lock === undefined || settings.lock === undefined) return this.#load(key, k, loader, settings, stale, storeFailed);
+    return lock.around(key, k, settings.lock, () => this.#load(key, k, loader, settings, stale, storeFailed));
   }
 
-  /** 3. load, 4. store, 5. stale fallback */
-  async #load(key: string, k: string, loader: Loader<V>, settings: LoadSettings, stale: V | undefined): Promise<V | undefined> {
+  /**
+   * 3. load, 4. store, 5. stale fallback. When the store read failed (`storeFailed`), the value is
+   * answered as soon as the loader returns, and its write (bounded by storeTimeout, and likely to fail
+   * too) goes on in the background: the call takes storeTimeout plus the loader's time, never twice.
+   */
+  async #load(
+    key: string,
+    k: string,
+    loader: Loader<V>,
+    settings: LoadSettings,
+    stale: V | undefined,
+    storeFailed: boolean,
+  ): Promise<V | undefined> {
     const { fences, observer, background } = this.#parts;
     // Entered before the loader runs, so that any change of the key meanwhile (a local write, an
     // invalidation from another process, a flush) is seen when the result is about to be stored.
     const since = fences.enter(k);
     const { controller, release } = background.controller();
     let loaderFailed = false;
-    const stored = runLoader(loader, key, stale, settings.hardTimeout, controller)
-      .catch((error: unknown) => {
-        loaderFailed = true;
-        throw error;
-      })
+    const loaded = runLoader(loader, key, stale, settings.hardTimeout, controller).catch((error: unknown) => {
+      loaderFailed = true;
+      throw error;
+    });
+    const written = loaded
       .then(async (value) => {
         if (value !== undefined) await this.#store(key, value, settings, () => fences.unchangedSince(k, since));
         return value;
@@ -129,6 +149,11 @@ export class GetOrSet<V> {
         release();
         fences.leave(k);
       });
+    let stored = written;
+    if (storeFailed) {
+      background.add(written.catch((error: unknown) => (loaderFailed ? undefined : observer.error(asError(error)))));
+      stored = loaded;
+    }
     if (settings.softTimeout !== undefined && stale !== undefined) {
       const deadline = softDeadline(settings.softTimeout);
       const first = await Promise.race([stored, deadline.promise]).catch(() => undefined);

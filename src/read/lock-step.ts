@@ -1,3 +1,5 @@
+import { withTimeout } from '../clock.js';
+import { BusError } from '../errors.js';
 import type { LockStep } from './get-or-set.js';
 import type { KeyLock } from './lock.js';
 
@@ -32,8 +34,8 @@ function delay(ms: number): { promise: Promise<void>; cancel(): void } {
  * most `wait` ms, for its result: woken by its invalidation (then one store read), or by polling the
  * store with backoff when no invalidation comes. A waiter that takes the lock later (the holder died and
  * its lock expired, or it finished without storing anything) reads the store once more before it loads.
- * When `wait` runs out, the waiter loads itself; when the lock's Redis cannot be reached, the load runs
- * without the lock. Bound: with a holder that dies, one waiter takes over after the lock's ttl.
+ * When `wait` runs out, the waiter loads itself; when the lock's Redis cannot be reached or does not
+ * answer within what is left of the wait, the load runs without the lock. Bound: with a holder that dies, one waiter takes over after the lock's ttl.
  */
 export class RedisLockStep<V> implements LockStep<V> {
   readonly #parts: LockStepParts<V>;
@@ -51,9 +53,17 @@ export class RedisLockStep<V> implements LockStep<V> {
     for (;;) {
       let token: string | undefined;
       try {
-        token = await parts.lock.acquire(name, lock.ttl);
+        // A lock server that does not answer (a blackholed connection) must not hold the call longer
+        // than its wait: the load then runs without the lock.
+        const left = Math.max(1, deadline - performance.now());
+        token = await withTimeout(
+          parts.lock.acquire(name, lock.ttl),
+          left,
+          () => new BusError(`the lock's Redis did not answer within ${Math.round(left)} ms`),
+        );
       } catch (error) {
         parts.report(error as Error);
+        if (waited) parts.counts.tookOver++;
         return load();
       }
       if (token !== undefined) {

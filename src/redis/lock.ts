@@ -8,6 +8,8 @@ const LOCK_CLIENT: RedisOptions = {
   lazyConnect: true,
   enableOfflineQueue: false,
   maxRetriesPerRequest: 1,
+  // A command on a connection that went silent is given up rather than left in ioredis's queue.
+  commandTimeout: 2_000,
   retryStrategy,
   connectionName: 'synced-cache:lock',
   ...CLOSE_AT_ONCE,

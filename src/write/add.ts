@@ -1,3 +1,4 @@
+import { withTimeout } from '../clock.js';
 import { BusError } from '../errors.js';
 import type { KeyLock } from '../read/lock.js';
 
@@ -48,7 +49,8 @@ export class AddGuard {
     for (;;) {
       let token: string | undefined;
       try {
-        token = await lock.acquire(name, ADD_LOCK.ttl);
+        const left = Math.max(1, deadline - performance.now());
+        token = await withTimeout(lock.acquire(name, ADD_LOCK.ttl), left, () => new Error(`no answer within ${Math.round(left)} ms`));
       } catch (error) {
         throw new BusError(`add: cannot take the lock of key ${JSON.stringify(k)} on the bus's Redis`, { cause: error });
       }

@@ -8,8 +8,8 @@
  * reads. `FAULTS_RESILIENCE=0` runs the workload without them (the library's defaults: storeTimeout
  * 1000 ms, breaker 5 / 5000 ms, no grace, no loader timeouts), against the same bounds.
  *
- * `lock` stays off: getOrSet does not take the cross-process lock yet (the option is only validated).
- * When it lands, add `lock: { ttl: 2_000, wait: 500 }` here and `lock.wait` to `BOUNDS.hangMs`.
+ * `lock` is on: one loader call per key across the three processes; a waiter gives up after `lock.wait`
+ * and loads itself, so the bound of a getOrSet grows by that wait.
  */
 export const RESILIENCE = {
   enabled: process.env.FAULTS_RESILIENCE !== '0',
@@ -20,6 +20,7 @@ export const RESILIENCE = {
     grace: 30_000,
     softTimeout: 100,
     hardTimeout: 400,
+    lock: { ttl: 2_000, wait: 500 },
   },
   /** Per-write ttl while enabled, short enough that entries expire during the run and grace serves them. */
   ttl: 3_000,
@@ -88,8 +89,8 @@ export const BOUNDS = {
    * feature 6: "within storeTimeout plus the loader's time"), whatever the write of that value does.
    */
   hangMs(op: string): number {
-    const { storeTimeout, hardTimeout } = RESILIENCE.options;
-    const loader = RESILIENCE.enabled ? hardTimeout : WORKLOAD.loaderMs[1];
+    const { storeTimeout, hardTimeout, lock } = RESILIENCE.options;
+    const loader = RESILIENCE.enabled ? hardTimeout + lock.wait : WORKLOAD.loaderMs[1];
     return storeTimeout + (op === 'getOrSet' ? loader : 0) + 100;
   },
   /**

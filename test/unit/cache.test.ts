@@ -323,6 +323,8 @@ describe('store failures surface', () => {
     store.fail('set');
     let calls = 0;
     expect(await cache.getOrSet('a', () => ++calls)).toBe(1);
+    // The write was attempted in the background, and its failure reported.
+    await waitFor(() => errors.length === 1, 'the failed write to be reported');
     expect(errors).toEqual([expect.any(StoreError)]);
     expect(errors[0]?.message).toMatch(/store set for key "a" failed: injected set failure/);
     // Memory never holds what the store may not have: the next call loads again.
