@@ -7,9 +7,8 @@ import { formatReport } from './report.js';
 
 // The fault-injection suite of issue 10: three real processes under a schedule of bus and store faults,
 // every call recorded and judged by ./checker.ts, its summary table printed whether it passes or not.
-// Loads the built package: `npm run build` first. Until the library keeps every promise it checks
-// (test/unit/issue10-repros.test.ts lists the ones it does not), vitest.config.ts leaves it out of
-// `npm test` (alone: `npm run test:faults`). About 70 s of wall time, most of it the schedule.
+// Loads the built package: `npm run build` first (npm test does). Runs in `npm test`; alone:
+// `npm run test:faults`. About 70 s of wall time, most of it the schedule.
 
 if (!hasRedisServer()) throw new Error('the fault suite needs redis-server on PATH');
 const postgres = await tcpAnswers(5432);
