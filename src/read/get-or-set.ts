@@ -20,6 +20,19 @@ export interface LockStep<V> {
   around(key: string, k: string, lock: { ttl: number; wait: number }, load: () => Promise<V | undefined>): Promise<V | undefined>;
 }
 
+/** One load, as its steps pass it on. */
+interface LoadCall<V> {
+  /** The key as the caller gave it, and its canonical form. */
+  key: string;
+  k: string;
+  loader: Loader<V>;
+  settings: LoadSettings;
+  /** The stale value within grace, if any: given to the loader, and the fallback. */
+  stale: V | undefined;
+  /** The store read failed: answer as soon as the loader does, and write in the background. */
+  storeFailed: boolean;
+}
+
 /** The parts get-or-set is built from. */
 export interface GetOrSetParts<V> {
   fences: Fences;
@@ -90,7 +103,7 @@ export class GetOrSet<V> {
       }
       storeFailed = true;
     }
-    return this.#flights.run(k, () => this.#locked(key, k, loader, settings, stale, storeFailed));
+    return this.#flights.run(k, () => this.#locked({ key, k, loader, settings, stale, storeFailed }));
   }
 
   /** Background refresh of a hit past `refreshAhead` of its ttl; once per key per process at a time. */
@@ -99,22 +112,17 @@ export class GetOrSet<V> {
     if (refreshAhead === undefined || ttl === undefined || remaining === undefined) return;
     if (remaining > (1 - refreshAhead) * ttl || this.#flights.running(k)) return;
     this.#parts.observer.counts.refreshes++;
-    const refresh = this.#flights.run(k, () => this.#locked(key, k, loader, { ...settings, softTimeout: undefined }, undefined, false));
+    const call: LoadCall<V> = { key, k, loader, settings: { ...settings, softTimeout: undefined }, stale: undefined, storeFailed: false };
+    const refresh = this.#flights.run(k, () => this.#locked(call));
     this.#parts.background.add(refresh.catch((error: unknown) => this.#parts.observer.error(asError(error))));
   }
 
   /** 2. lock */
-  #locked(
-    key: string,
-    k: string,
-    loader: Loader<V>,
-    settings: LoadSettings,
-    stale: V | undefined,
-    storeFailed: boolean,
-  ): Promise<V | undefined> {
+  #locked(call: LoadCall<V>): Promise<V | undefined> {
     const lock = this.#parts.lock;
-    if (lock === undefined || settings.lock === undefined) return this.#load(key, k, loader, settings, stale, storeFailed);
-    return lock.around(key, k, settings.lock, () => this.#load(key, k, loader, settings, stale, storeFailed));
+    const settings = call.settings.lock;
+    if (lock === undefined || settings === undefined) return this.#load(call);
+    return lock.around(call.key, call.k, settings, () => this.#load(call));
   }
 
   /**
@@ -122,14 +130,8 @@ export class GetOrSet<V> {
    * answered as soon as the loader returns, and its write (bounded by storeTimeout, and likely to fail
    * too) goes on in the background: the call takes storeTimeout plus the loader's time, never twice.
    */
-  async #load(
-    key: string,
-    k: string,
-    loader: Loader<V>,
-    settings: LoadSettings,
-    stale: V | undefined,
-    storeFailed: boolean,
-  ): Promise<V | undefined> {
+  async #load(call: LoadCall<V>): Promise<V | undefined> {
+    const { key, k, loader, settings, stale, storeFailed } = call;
     const { fences, observer, background } = this.#parts;
     // Entered before the loader runs, so that any change of the key meanwhile (a local write, an
     // invalidation from another process, a flush) is seen when the result is about to be stored.

@@ -1,4 +1,11 @@
-import type { BusTransport, TransportConnection, TransportHandlers } from '../../src/index.js';
+import {
+  type BusTransport,
+  decodeMessage,
+  type InvalidateMessage,
+  MessageType,
+  type TransportConnection,
+  type TransportHandlers,
+} from '../../src/index.js';
 
 /**
  * A deterministic in-process bus implementing the real BusTransport interface. Delivery is synchronous to every other connection
@@ -43,4 +50,12 @@ export class Hub {
       },
     };
   }
+}
+
+/** The keys of the invalidations a hub connection published, in order. */
+export function announced(hub: Hub, namespace: string, index = 0): (readonly string[] | '*')[] {
+  return (hub.conns[index]?.sent ?? [])
+    .map((payload) => decodeMessage(namespace, payload, 1 << 20))
+    .filter((m): m is InvalidateMessage => typeof m !== 'string' && m.type === MessageType.Invalidate)
+    .map((m) => m.keys);
 }

@@ -2,8 +2,9 @@ import { Redis } from 'ioredis';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { type RedisServer, startRedisServer } from '../../scripts/redis-server.mjs';
-import { type Clock, channelFor, encodeMessage, type LoaderContext, MessageType } from '../../src/index.js';
+import { channelFor, encodeMessage, type LoaderContext, MessageType } from '../../src/index.js';
 import { registerMetrics } from '../../src/integrations/prometheus.js';
+import { manualClock } from '../helpers/clock.js';
 import { ControlledStore } from '../helpers/controlled-store.js';
 import { makeCache, uniqueNamespace } from '../helpers/factory.js';
 import { startTcpProxy } from '../helpers/tcp-proxy.js';
@@ -28,16 +29,6 @@ function sample(samples: Map<string, number>, series: string): number {
   const value = samples.get(series);
   if (value === undefined) throw new Error(`no sample ${series} in the scrape; have: ${[...samples.keys()].join(', ')}`);
   return value;
-}
-
-function manualClock(): Clock & { advance(ms: number): void } {
-  let now = 1_000_000;
-  return {
-    now: () => now,
-    advance(ms: number) {
-      now += ms;
-    },
-  };
 }
 
 /** Waits until the wall clock is past `until` (store expiry is on Date.now(), memory on the injected clock). */

@@ -2,21 +2,12 @@
 // changes under it. Memory lifetimes follow an injected clock; store expiry follows Date.now(), so the
 // few waits here poll the wall clock until an entry's fresh life is over.
 import { describe, expect, it } from 'vitest';
-import { type Clock, LoaderTimeoutError, type StaleEvent, StoreError, StoreTimeoutError } from '../../src/index.js';
+import { LoaderTimeoutError, type StaleEvent, StoreError, StoreTimeoutError } from '../../src/index.js';
+import { manualClock } from '../helpers/clock.js';
 import { ControlledStore } from '../helpers/controlled-store.js';
 import { makeCache, uniqueNamespace } from '../helpers/factory.js';
 import { Hub } from '../helpers/hub.js';
 import { deferred, waitFor } from '../helpers/wait.js';
-
-function manualClock(): Clock & { advance(ms: number): void } {
-  let now = 1_000_000;
-  return {
-    now: () => now,
-    advance(ms: number) {
-      now += ms;
-    },
-  };
-}
 
 /** Waits until `ms` of wall-clock time have passed (store expiry is on Date.now()). */
 async function wallClockPast(until: number): Promise<void> {

@@ -6,8 +6,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Registry } from 'prom-client';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { BroadcastChannelTransport, type Clock, DIAGNOSTICS_CHANNELS, type SyncedCacheEvents } from '../../src/index.js';
+import { BroadcastChannelTransport, DIAGNOSTICS_CHANNELS, type SyncedCacheEvents } from '../../src/index.js';
 import { registerMetrics } from '../../src/integrations/prometheus.js';
+import { manualClock } from '../helpers/clock.js';
 import { ControlledStore } from '../helpers/controlled-store.js';
 import { makeCache, uniqueNamespace } from '../helpers/factory.js';
 import { ROOT } from '../helpers/markdown.js';
@@ -71,16 +72,6 @@ function fields(cell: string): Map<string, boolean> {
       return [m[1] as string, m[2] === '?'];
     }),
   );
-}
-
-function manualClock(): Clock & { advance(ms: number): void } {
-  let now = 1_000_000;
-  return {
-    now: () => now,
-    advance(ms: number) {
-      now += ms;
-    },
-  };
 }
 
 const OBSERVABILITY = 'docs/observability.md';

@@ -2,10 +2,10 @@
 // entries they find (unfenced and unannounced), and its batch writes without adapter batch methods
 // reject on the first failed key while the others are still in flight.
 import { describe, expect, it } from 'vitest';
-import { decodeMessage, type InvalidateMessage, MessageType, StoreError } from '../../src/index.js';
+import { StoreError } from '../../src/index.js';
 import { ControlledStore } from '../helpers/controlled-store.js';
 import { makeCache, uniqueNamespace } from '../helpers/factory.js';
-import { Hub } from '../helpers/hub.js';
+import { announced, Hub } from '../helpers/hub.js';
 import { adapterKey } from '../helpers/keyv-generation.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -15,14 +15,6 @@ async function expire(cache: { set(key: string, value: string, options: { ttl: n
   await cache.set(key, 'gone', { ttl: 30 });
   const until = Date.now() + 31;
   while (Date.now() <= until) await new Promise((resolve) => setTimeout(resolve, 5));
-}
-
-/** The keys of the invalidations a hub connection has published. */
-function announced(hub: Hub, namespace: string, index = 0): (readonly string[] | '*')[] {
-  return (hub.conns[index]?.sent ?? [])
-    .map((payload) => decodeMessage(namespace, payload, 1 << 20))
-    .filter((m): m is InvalidateMessage => typeof m !== 'string' && m.type === MessageType.Invalidate)
-    .map((m) => m.keys);
 }
 
 describe('a read of an expired entry', () => {

@@ -1,38 +1,11 @@
 // A store that hangs or fails must never hang the caller, and a write in doubt must stay coherent.
 import { describe, expect, it } from 'vitest';
-import {
-  type BreakerState,
-  type Clock,
-  decodeMessage,
-  ErrorCodes,
-  type InvalidateMessage,
-  MessageType,
-  StoreError,
-  StoreTimeoutError,
-  StoreUnavailableError,
-} from '../../src/index.js';
+import { type BreakerState, ErrorCodes, StoreError, StoreTimeoutError, StoreUnavailableError } from '../../src/index.js';
+import { manualClock } from '../helpers/clock.js';
 import { ControlledStore } from '../helpers/controlled-store.js';
 import { makeCache, uniqueNamespace } from '../helpers/factory.js';
-import { Hub } from '../helpers/hub.js';
+import { announced, Hub } from '../helpers/hub.js';
 import { waitFor } from '../helpers/wait.js';
-
-function manualClock(): Clock & { advance(ms: number): void } {
-  let now = 1_000_000;
-  return {
-    now: () => now,
-    advance(ms: number) {
-      now += ms;
-    },
-  };
-}
-
-/** The keys of the invalidations a hub connection published. */
-function announced(hub: Hub, namespace: string, index = 0): (readonly string[] | '*')[] {
-  return (hub.conns[index]?.sent ?? [])
-    .map((payload) => decodeMessage(namespace, payload, 1 << 20))
-    .filter((m): m is InvalidateMessage => typeof m !== 'string' && m.type === MessageType.Invalidate)
-    .map((m) => m.keys);
-}
 
 async function elapsed<T>(work: Promise<T>): Promise<{ ms: number; result: T | undefined; error: unknown }> {
   const start = performance.now();

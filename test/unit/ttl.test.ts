@@ -1,17 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { Clock } from '../../src/index.js';
+import { manualClock } from '../helpers/clock.js';
 import { makeCache } from '../helpers/factory.js';
-
-/** A clock the test moves by hand: memory lifetimes then need no sleeping. */
-function manualClock(): Clock & { advance(ms: number): void } {
-  let now = 1_000_000;
-  return {
-    now: () => now,
-    advance(ms: number) {
-      now += ms;
-    },
-  };
-}
 
 describe('lifetimes', () => {
   it('a memory copy never outlives the store copy it was read from', async () => {
