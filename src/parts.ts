@@ -64,6 +64,7 @@ export function buildParts<V>(resolved: ResolvedOptions, emitter: EventEmitter, 
       ? undefined
       : new Breaker({ ...resolved.circuitBreaker, clock: resolved.clock, changed: (state) => observer.breaker(state) });
   const store = new StoreTier<V>(opened, new StoreCalls({ timeout: resolved.storeTimeout, breaker }));
+  if (owned !== undefined) owned.report = (error) => observer.error(new StoreError('pool', undefined, error));
   // Stale copies in memory are decided once per cache: only a cache built with grace keeps them.
   const memory = new MemoryTier<V>({ ...resolved.memory, clock: resolved.clock, staleCopies: resolved.grace > 0 });
   const fences = new Fences();

@@ -28,6 +28,8 @@ export function storeUrlScheme(url: string): string | undefined {
 export interface OwnedStore {
   adapter: KeyvStoreAdapter;
   disconnect(): Promise<void>;
+  /** Where failures the adapter's client reports only as events go (set by the cache). */
+  report: ((error: Error) => void) | undefined;
 }
 
 // Resolved from the application first (where the adapter package is installed), then from here.
@@ -72,11 +74,53 @@ export function openStoreUrl(url: string): OwnedStore {
   }
   const Adapter = ((mod as { default?: unknown }).default ?? mod) as new (...args: unknown[]) => KeyvStoreAdapter;
   if (typeof Adapter !== 'function') throw new TypeError(`synced-cache: option "store": ${spec.pkg} exports no Keyv store adapter class`);
-  const adapter = spec.build(Adapter, url);
-  return {
-    adapter,
+  const owned: OwnedStore = {
+    adapter: undefined as unknown as KeyvStoreAdapter,
     async disconnect() {
-      await (adapter as { disconnect?: () => Promise<void> }).disconnect?.();
+      await (owned.adapter as { disconnect?: () => Promise<void> }).disconnect?.();
     },
+    report: undefined,
   };
+  const build = () => spec.build(Adapter, url);
+  owned.adapter = spec.pkg === '@keyv/postgres' ? withPoolErrorsHeard(build, (error) => owned.report?.(error)) : build();
+  return owned;
+}
+
+/**
+ * @keyv/postgres (2.x) never listens to its pg pool's 'error' events, and pg emits one when an idle pooled
+ * connection is cut (a PostgreSQL restart, a network cut): unheard, it ends the process. The pool is not
+ * reachable from the adapter, but it is built synchronously by the adapter's constructor from `pg.Pool`,
+ * so while the adapter is built here `pg.Pool` is a subclass that listens. Nothing changes if pg cannot be
+ * found from the adapter's package (another layout): the adapter is built as it is.
+ */
+function withPoolErrorsHeard(build: () => KeyvStoreAdapter, report: (error: Error) => void): KeyvStoreAdapter {
+  let pg: { Pool?: new (...args: unknown[]) => { on(event: 'error', listener: (error: Error) => void): unknown } } | undefined;
+  for (const requirer of requirers) {
+    try {
+      pg = createRequire(requirer().resolve('@keyv/postgres'))('pg') as typeof pg;
+      break;
+    } catch {
+      pg = undefined;
+    }
+  }
+  const Original = pg?.Pool;
+  if (pg === undefined || typeof Original !== 'function') return build();
+  class HeardPool extends Original {
+    constructor(...args: unknown[]) {
+      super(...args);
+      // pg attaches the client (with its connection details) to the error: report what failed, not that.
+      this.on('error', (error: Error) => {
+        const reported = new Error(`the PostgreSQL pool lost a connection: ${error.message}`);
+        const code = (error as { code?: unknown }).code;
+        if (typeof code === 'string') (reported as Error & { code?: string }).code = code;
+        report(reported);
+      });
+    }
+  }
+  pg.Pool = HeardPool;
+  try {
+    return build();
+  } finally {
+    pg.Pool = Original;
+  }
 }
