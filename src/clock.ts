@@ -12,14 +12,14 @@ export const systemClock: Clock = performance;
 
 /**
  * Settles as `promise` does, or rejects with `onTimeout()` once `ms` milliseconds have passed first.
- * `ms <= 0` or not finite: no limit. The timer never keeps the process alive, and is cleared as soon as
- * `promise` settles. `promise` itself goes on: a timed-out call may still land (callers decide what that means).
+ * `ms <= 0` or not finite: no limit. The timer keeps the process alive only with `keepAlive` (a caller is
+ * waiting for the answer), and is cleared as soon as `promise` settles. `promise` itself goes on: a timed-out call may still land (callers decide what that means).
  */
-export function withTimeout<T>(promise: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
+export function withTimeout<T>(promise: Promise<T>, ms: number, onTimeout: () => Error, keepAlive = false): Promise<T> {
   if (!(ms > 0) || !Number.isFinite(ms)) return promise;
   return new Promise<T>((resolve, reject) => {
     const timer = setTimeout(() => reject(onTimeout()), ms);
-    timer.unref();
+    if (!keepAlive) timer.unref();
     promise.then(
       (value) => {
         clearTimeout(timer);

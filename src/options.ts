@@ -117,7 +117,7 @@ export interface SyncedCacheOptions {
    * Milliseconds an entry is kept past its ttl, in memory and in the store, to be served when fresh data
    * cannot be had (the store fails, times out or its breaker is open; a `getOrSet` loader fails or
    * times out). Otherwise an expired entry is a miss. Overridable per call (`set`, `setMany` entries,
-   * `getOrSet`). `0`: off.
+   * `getOrSet`, `add`, `update`). Memory keeps stale copies only when this cache-wide option is on. `0`: off.
    * @default 0
    */
   grace?: number;

@@ -166,17 +166,22 @@ export function buildParts<V>(resolved: ResolvedOptions, emitter: EventEmitter, 
 
 /**
  * Closes the parts, each step bounded so that a SIGTERM handler never waits on a store or a Redis that
- * hangs: writes in flight finish and announce themselves (each store call is bounded by storeTimeout),
- * loaders in the background are told to stop, then the bus, the lock, and a store built from a URL close.
+ * hangs: writes in flight finish and announce themselves and loaders in the background are told to stop
+ * (together, storeTimeout at most), then the bus (its last publish, publishTimeout at most), the lock, and
+ * a store built from a URL (forced closed after storeTimeout). In all: 2 x storeTimeout + publishTimeout.
  */
 export async function closeParts<V>(parts: Parts<V>): Promise<void> {
   const { observer, bus, storeTimeout } = parts;
   try {
-    const idle = await withTimeout(
-      parts.path.idle().then(() => true),
-      storeTimeout,
-      () => new Error('writes still in flight'),
-    ).catch(() => false);
+    // Writes in flight and loads in the background settle together, each bounded by storeTimeout.
+    const [idle] = await Promise.all([
+      withTimeout(
+        parts.path.idle().then(() => true),
+        storeTimeout,
+        () => new Error('writes still in flight'),
+      ).catch(() => false),
+      parts.background.drain(storeTimeout, new CacheClosedError('getOrSet')),
+    ]);
     if (!idle) {
       const message = `closed with writes still in flight after ${storeTimeout} ms (storeTimeout): their invalidations may not be sent`;
       observer.error(new StoreError('close', undefined, undefined, message));
@@ -186,13 +191,11 @@ export async function closeParts<V>(parts: Parts<V>): Promise<void> {
       // Nobody will publish them now: the other processes keep their copies until they expire.
       observer.error(new BusError(`closed with ${unpublished} invalidation(s) not yet published: the bus was down`));
     }
-    await parts.background.drain(storeTimeout, new CacheClosedError('getOrSet'));
     await bus?.close();
     await parts.lock?.close();
   } finally {
     parts.memory.clear();
     parts.store.release();
-    if (parts.owned !== undefined)
-      await withTimeout(parts.owned.disconnect(), storeTimeout, () => new Error('store close timed out')).catch(() => {});
+    await parts.owned?.disconnect(storeTimeout);
   }
 }

@@ -24,11 +24,18 @@ export function runLoader<V>(
     call = Promise.reject(error);
   }
   if (hardTimeout === undefined) return call;
-  return withTimeout(call, hardTimeout, () => {
-    const error = new LoaderTimeoutError(key, hardTimeout);
-    controller.abort(error);
-    return error;
-  });
+  // Kept alive: a caller waits for this answer, and a loader that holds nothing open (a promise that
+  // never settles) would otherwise let the process end before the timeout.
+  return withTimeout(
+    call,
+    hardTimeout,
+    () => {
+      const error = new LoaderTimeoutError(key, hardTimeout);
+      controller.abort(error);
+      return error;
+    },
+    true,
+  );
 }
 
 /** Resolves to `SOFT` after `ms`, without keeping the process alive. */

@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import type { KeyvStoreAdapter } from 'keyv';
+import { withTimeout } from '../clock.js';
 
 /** The Keyv adapter package a store URL's scheme names, and how it is built from the URL. */
 const SCHEMES: Record<
@@ -27,7 +28,8 @@ export function storeUrlScheme(url: string): string | undefined {
 /** A store the cache built from a URL: its own, closed by `close()`. */
 export interface OwnedStore {
   adapter: KeyvStoreAdapter;
-  disconnect(): Promise<void>;
+  /** Closes the adapter: politely, then forced once `within` ms have passed (0: wait as long as it takes). */
+  disconnect(within: number): Promise<void>;
   /** Where failures the adapter's client reports only as events go (set by the cache). */
   report: ((error: Error) => void) | undefined;
 }
@@ -76,8 +78,17 @@ export function openStoreUrl(url: string): OwnedStore {
   if (typeof Adapter !== 'function') throw new TypeError(`synced-cache: option "store": ${spec.pkg} exports no Keyv store adapter class`);
   const owned: OwnedStore = {
     adapter: undefined as unknown as KeyvStoreAdapter,
-    async disconnect() {
-      await (owned.adapter as { disconnect?: () => Promise<void> }).disconnect?.();
+    async disconnect(within: number) {
+      const adapter = owned.adapter as { disconnect?: (force?: boolean) => Promise<void> };
+      // A polite close waits for a frozen server forever; past `within`, force it (@keyv/redis: destroy the
+      // socket), so that nothing of the cache keeps the process alive.
+      const polite = Promise.resolve(adapter.disconnect?.());
+      const done = await withTimeout(
+        polite.then(() => true),
+        within,
+        () => new Error('store close timed out'),
+      ).catch(() => false);
+      if (!done) await Promise.resolve(adapter.disconnect?.(true)).catch(() => {});
     },
     report: undefined,
   };

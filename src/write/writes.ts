@@ -97,7 +97,10 @@ export class Writes<V> {
       if (store.setsIfAbsent && settings.grace === 0) {
         const t = timing(settings.ttl, 0);
         const prepared = await store.prepare(key, value, t.expires, t.fresh);
-        return (await path.run(addPlan(store, k, key, prepared, t))) === true;
+        if ((await path.run(addPlan(store, k, key, prepared, t))) === true) return true;
+        // SET NX also refuses a record kept past its ttl for another write's grace: only a fresh one counts.
+        const { entry } = await store.read(k);
+        if (entry !== undefined) return false;
       }
       const plan = await this.#setPlan(key, value, settings);
       return guard.run(k, async () => {

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { freePort } from '../../scripts/redis-server.mjs';
+import { freePort, startRedisServer } from '../../scripts/redis-server.mjs';
 import { BusError, CacheClosedError, SyncedCache } from '../../src/index.js';
 import { uniqueNamespace } from '../helpers/factory.js';
 import { useRedisServer } from '../helpers/redis.js';
@@ -95,6 +95,45 @@ await cache.close();
       });
     });
     expect({ code, out: out.trim() }).toEqual({ code: 0, out: '1' });
+  });
+
+  it('lets a script end by itself even when the store froze: close() forces the store it built closed', async () => {
+    const server = await startRedisServer();
+    const script = join(tmpdir(), `store-url-frozen-${process.pid}-${Date.now()}.mjs`);
+    writeFileSync(
+      script,
+      `import { SyncedCache } from ${JSON.stringify(dist)};
+const cache = new SyncedCache({ namespace: 'frozen', store: ${JSON.stringify(server.url)}, storeTimeout: 300 });
+await cache.set('k', 1);
+process.send('frozen?');
+process.on('message', async () => {
+  const started = Date.now();
+  await cache.close();
+  console.log(JSON.stringify({ closedIn: Date.now() - started }));
+  // The test's own channel must not be what keeps this process alive.
+  process.disconnect();
+});
+`,
+    );
+    const child = fork(script, [], { stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
+    let out = '';
+    child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+    try {
+      await new Promise<void>((resolve) => child.once('message', () => resolve()));
+      server.freeze();
+      const exitedAt = new Promise<number>((resolve) => child.once('exit', () => resolve(performance.now())));
+      const sentAt = performance.now();
+      child.send('close');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      const exited = await exitedAt;
+      clearTimeout(timer);
+      expect(child.signalCode).toBeNull();
+      expect(exited - sentAt).toBeLessThan(2 * 300 + 1_000 + 1_500);
+      expect(JSON.parse(out.trim()).closedIn).toBeLessThan(2 * 300 + 1_000 + 500);
+    } finally {
+      server.thaw();
+      await server.stop();
+    }
   });
 
   it('says which package to install when it is missing, and refuses an unknown scheme', () => {

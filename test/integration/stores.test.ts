@@ -113,6 +113,49 @@ describe('on @keyv/redis', () => {
     expect(await new SyncedCache({ namespace, store: writerStore }).get('a')).toBe(1);
   });
 
+  it("add() through SET NX still writes over a record kept only for another write's grace", async () => {
+    const store = new KeyvRedis(redis.url);
+    const namespace = uniqueNamespace();
+    const cache = new SyncedCache<string>({ namespace, store, grace: 60_000 });
+    onTestFinished(async () => {
+      await cache.close();
+      await store.disconnect();
+    });
+    await cache.set('k', 'old', { ttl: 30 });
+    const until = Date.now() + 31;
+    while (Date.now() <= until) await new Promise((resolve) => setTimeout(resolve, 5));
+    expect(await cache.has('k')).toBe(false);
+    expect(await cache.add('k', 'new', { grace: 0 })).toBe(true);
+    expect(await cache.add('k', 'newer', { grace: 0 })).toBe(false);
+    expect(await new SyncedCache<string>({ namespace, store }).get('k')).toBe('new');
+  });
+
+  it('update() is a compare-and-set in one script: a write that lands between its read and its write makes it read again', async () => {
+    const store = new KeyvRedis(redis.url);
+    const namespace = uniqueNamespace();
+    const a = new SyncedCache<{ n: number; by: string[] }>({ namespace, store });
+    const b = new SyncedCache<{ n: number; by: string[] }>({ namespace, store });
+    onTestFinished(async () => {
+      await a.close();
+      await b.close();
+      await store.disconnect();
+    });
+    await a.set('k', { n: 1, by: ['a'] });
+    let calls = 0;
+    const updated = await a.update('k', async (current) => {
+      calls++;
+      // The first time, another process writes between this read and this write.
+      if (calls === 1) await b.set('k', { n: 10, by: ['b'] });
+      return current === undefined ? undefined : { n: current.n + 1, by: [...current.by, 'a'] };
+    });
+    expect(calls).toBe(2);
+    expect(updated).toEqual({ n: 11, by: ['b', 'a'] });
+    expect(await new SyncedCache<{ n: number; by: string[] }>({ namespace, store }).get('k')).toEqual({ n: 11, by: ['b', 'a'] });
+    // Absent: the updater is told, and nothing is written when it says so.
+    expect(await a.update('absent', (current) => (current === undefined ? undefined : current))).toBeUndefined();
+    expect(await a.has('absent')).toBe(false);
+  });
+
   it('a Redis that went away surfaces as StoreError, not as a miss', async () => {
     const adapter = new KeyvRedis({ url: `redis://127.0.0.1:${redis.server.port}`, socket: { reconnectStrategy: false } });
     const cache = new SyncedCache({ namespace: uniqueNamespace(), store: adapter });

@@ -497,3 +497,46 @@ describe('add', () => {
     expect(await cache.get('k')).toBe(results.indexOf(true));
   });
 });
+
+describe('update', () => {
+  it('gives the updater the fresh value from the store (not memory), writes what it returns, and announces it', async () => {
+    const namespace = uniqueNamespace();
+    const transport = new BroadcastChannelTransport();
+    const store = new Map();
+    const a = makeCache<number>({ namespace, transport, store });
+    const b = makeCache<number>({ namespace, transport, store });
+    await waitFor(() => a.stats().bus === 'up' && b.stats().bus === 'up', 'buses up');
+    expect(await a.update('n', (current) => (current ?? 0) + 1)).toBe(1);
+    expect(await a.update('n', (current) => (current ?? 0) + 1)).toBe(2);
+    await waitFor(async () => (await b.get('n')) === 2, 'the other cache to read 2');
+    // Undefined from the updater writes nothing, and announces nothing.
+    const sent = a.stats().invalidations.sent;
+    expect(await a.update('n', () => undefined)).toBeUndefined();
+    expect(a.stats().invalidations.sent).toBe(sent);
+    await expect(a.update('n', 'nope' as never)).rejects.toThrow(/update: updater must be a function/);
+  });
+
+  it('reads again when a write lands between its read and its write (the compare fails), up to five times', async () => {
+    const store = new ControlledStore();
+    const a = makeCache<number>({ store, namespace: 'cas' });
+    const b = makeCache<number>({ store, namespace: 'cas' });
+    await a.set('n', 1);
+    const seen: (number | undefined)[] = [];
+    const result = await a.update('n', async (current) => {
+      seen.push(current);
+      if (seen.length === 1) await b.set('n', 100);
+      return (current ?? 0) + 1;
+    });
+    expect(seen).toEqual([1, 100]);
+    expect(result).toBe(101);
+    let attempts = 0;
+    await expect(
+      a.update('n', async (current) => {
+        attempts++;
+        await b.set('n', attempts * 1_000);
+        return (current ?? 0) + 1;
+      }),
+    ).rejects.toThrow(/store update for key "n" failed: the key kept changing: 5 attempts/);
+    expect(attempts).toBe(5);
+  });
+});
