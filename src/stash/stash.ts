@@ -41,6 +41,16 @@ function ttlOption(method: string, options: Record<string, unknown>): { ttl: num
   return ttl === undefined ? undefined : { ttl };
 }
 
+/** `peek()` and `pop()` take nothing: a key given to them is a call meant for `get` (or the core's `peek(key)`). */
+function noArguments(method: 'peek' | 'pop', given: readonly unknown[]): void {
+  if (given.length > 0) {
+    throw new TypeError(
+      `${SCOPE}.${method}: takes no arguments (it ${method === 'peek' ? 'shows' : 'takes'} the newest push), got ${describe(given[0])}; ` +
+        'read a key with get(key)',
+    );
+  }
+}
+
 /**
  * A stash for handing data from one session to another (a REPL, a script, a job, a console), over a
  * {@link SyncedCache} of its own: name a value with `set` (never overwriting unless `force`), or push
@@ -107,7 +117,9 @@ export class Stash<V = unknown> {
   }
 
   /** The most recently pushed value still present (expired and deleted entries skipped), without removing it; `undefined` when none is. */
-  async peek(): Promise<V | undefined> {
+  async peek(): Promise<V | undefined>;
+  async peek(...unexpected: unknown[]): Promise<V | undefined> {
+    noArguments('peek', unexpected);
     let top: [string, V] | undefined;
     for await (const entry of this.#listing('peek')) {
       if (isPushId(entry[0]) && (top === undefined || entry[0] > top[0])) top = entry;
@@ -121,7 +133,9 @@ export class Stash<V = unknown> {
    * the pop whose store delete removed it, and a pop that loses moves on to the next entry.
    * A pop that rejects with a store error may have removed its entry all the same.
    */
-  async pop(): Promise<V | undefined> {
+  async pop(): Promise<V | undefined>;
+  async pop(...unexpected: unknown[]): Promise<V | undefined> {
+    noArguments('pop', unexpected);
     for (let round = 0; round < POP_ROUNDS; round++) {
       const pushed: [string, V][] = [];
       for await (const entry of this.#listing('pop')) if (isPushId(entry[0])) pushed.push(entry);

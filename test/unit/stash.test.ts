@@ -382,6 +382,16 @@ describe('bad input is refused, naming the argument, before anything is touched'
       [() => stash.push(1, [] as never), TypeError, 'synced-cache: stash.push: options must be an object { ttl }, got an array'],
       [() => stash.ls(7 as unknown as string), TypeError, 'synced-cache: stash.ls: pattern must be a string, got 7'],
       [
+        () => Reflect.apply(stash.peek, stash, ['taken']) as Promise<unknown>,
+        TypeError,
+        'synced-cache: stash.peek: takes no arguments (it shows the newest push), got "taken"; read a key with get(key)',
+      ],
+      [
+        () => Reflect.apply(stash.pop, stash, ['taken']) as Promise<unknown>,
+        TypeError,
+        'synced-cache: stash.pop: takes no arguments (it takes the newest push), got "taken"; read a key with get(key)',
+      ],
+      [
         () => stash.set('taken', new Date(), { force: true }),
         TypeError,
         'synced-cache: cannot set key "taken": the value is a Date, which the store\'s serializer does not give back as a Date; store date.toISOString() or date.getTime()',
