@@ -8,6 +8,7 @@ export default defineConfig([
       express: 'src/integrations/express.ts',
       session: 'src/integrations/session.ts',
       prometheus: 'src/integrations/prometheus.ts',
+      stash: 'src/stash/stash.ts',
     },
     format: ['esm', 'cjs'],
     // import.meta.url in the CommonJS build (store URLs resolve their adapter package with createRequire).
@@ -17,7 +18,7 @@ export default defineConfig([
     clean: true,
     target: 'node20',
     splitting: false,
-    // Integrations import the core through its public entry, so the core is not bundled twice.
+    // Integrations and the stash import the core through its public entry, so the core is not bundled twice.
     external: ['synced-cache'],
   },
   {

@@ -1,3 +1,5 @@
+import { quote } from './check.js';
+
 /** Stable error codes, for callers that branch on `error.code` rather than `instanceof`. */
 export const ErrorCodes = {
   STORE: 'ERR_SYNCED_CACHE_STORE',
@@ -7,6 +9,7 @@ export const ErrorCodes = {
   CLOSED: 'ERR_SYNCED_CACHE_CLOSED',
   BUS: 'ERR_SYNCED_CACHE_BUS',
   MESSAGE: 'ERR_SYNCED_CACHE_MESSAGE',
+  KEY_EXISTS: 'ERR_SYNCED_CACHE_KEY_EXISTS',
 } as const;
 
 /** Base class of every error this library creates itself (input errors are plain `TypeError`/`RangeError`). */
@@ -117,5 +120,17 @@ export class InvalidMessageError extends SyncedCacheError {
   constructor(reason: string) {
     super(`ignored a bus message: ${reason}`, ErrorCodes.MESSAGE);
     this.name = 'InvalidMessageError';
+  }
+}
+
+/** A write that must not overwrite (`stash.set` without `force`) found the key already holding a value. Nothing was written. */
+export class KeyExistsError extends SyncedCacheError {
+  /** The key that exists. */
+  readonly key: string;
+
+  constructor(key: string) {
+    super(`key ${quote(key)} already exists (pass force: true to overwrite it)`, ErrorCodes.KEY_EXISTS);
+    this.name = 'KeyExistsError';
+    this.key = key;
   }
 }

@@ -26,6 +26,16 @@ export interface BusDownEvent {
   reason: Error | undefined;
 }
 
+/** Payload of the 'push' and 'pop' events, emitted by a stash's cache (`synced-cache/stash`). */
+export interface StashEvent {
+  /** The id of the entry pushed or popped. */
+  key: string;
+  /** When it happened: `Date.now()`. */
+  at: number;
+  /** The emitting cache's `instanceId` (`undefined` without a bus). */
+  instance: string | undefined;
+}
+
 /** Events of {@link SyncedCache}, as `EventEmitter` argument tuples. */
 export interface SyncedCacheEvents {
   hit: [HitEvent];
@@ -39,6 +49,10 @@ export interface SyncedCacheEvents {
   'bus:down': [BusDownEvent];
   breaker: [BreakerEvent];
   stale: [StaleEvent];
+  /** A stash pushed an entry (emitted by `stash.cache` only). */
+  push: [StashEvent];
+  /** A stash popped an entry (emitted by `stash.cache` only). */
+  pop: [StashEvent];
 }
 
 /** The bus as `stats()` reports it: `'off'` when the cache runs without a bus (or is closed). */

@@ -35,10 +35,15 @@ export async function getCommand(key: string, options: GlobalOptions): Promise<n
       else note(`not found: ${toJson(key)}`);
       return EXIT.error;
     }
-    const text = show(value);
-    print(typeof value === 'string' && process.stdout.isTTY === true ? forTerminal(text) : text, { key, found: true, value });
+    printValue(value, { key, found: true, value });
     return EXIT.ok;
   });
+}
+
+/** A value found (get, stash get/peek/pop): a string as it is (escaped for a terminal), anything else as JSON; `json` with --json. */
+export function printValue(value: unknown, json: unknown): void {
+  const text = show(value);
+  print(typeof value === 'string' && process.stdout.isTTY === true ? forTerminal(text) : text, json);
 }
 
 export type ValueType = 'auto' | 'json' | 'string';
@@ -87,21 +92,30 @@ export async function delCommand(key: string, options: GlobalOptions): Promise<n
  * the keys as they are, each ended by a NUL (for `xargs -0`); with --json, one JSON array.
  */
 export async function lsCommand(local: { null?: boolean }, options: GlobalOptions): Promise<number> {
-  if (local.null === true && options.json === true) throw usage('--null and --json cannot be combined: pick one output');
+  checkListing(local, options);
   const deadline = new Deadline(options.timeout);
   return withCache(options, deadline, false, async (ctx) => {
-    const keys = (await listKeys(ctx)).sort();
-    if (local.null === true) {
-      const bad = keys.find((key) => key.includes('\0'));
-      if (bad !== undefined) throw new CliError(`the key ${toJson(bad)} contains a NUL character, which -0 cannot separate: use --json`);
-      writeRaw(keys.map((key) => `${key}\0`).join(''));
-    } else if (isJsonOutput()) {
-      print('', keys);
-    } else if (keys.length > 0) {
-      print(keys.map(showKey).join('\n'), undefined);
-    }
+    printKeys((await listKeys(ctx)).sort(), local);
     return EXIT.ok;
   });
+}
+
+/** Refuses `-0` with `--json`, before anything connects. */
+export function checkListing(local: { null?: boolean }, options: GlobalOptions): void {
+  if (local.null === true && options.json === true) throw usage('--null and --json cannot be combined: pick one output');
+}
+
+/** Sorted keys as `ls` prints them: one per line (printable.ts `showKey`), NUL-ended with `-0`, one JSON array with --json. */
+export function printKeys(keys: readonly string[], local: { null?: boolean }): void {
+  if (local.null === true) {
+    const bad = keys.find((key) => key.includes('\0'));
+    if (bad !== undefined) throw new CliError(`the key ${toJson(bad)} contains a NUL character, which -0 cannot separate: use --json`);
+    writeRaw(keys.map((key) => `${key}\0`).join(''));
+  } else if (isJsonOutput()) {
+    print('', keys);
+  } else if (keys.length > 0) {
+    print(keys.map(showKey).join('\n'), undefined);
+  }
 }
 
 export async function confirm(question: string): Promise<boolean> {

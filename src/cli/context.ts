@@ -1,6 +1,6 @@
 // The cache a command works on, opened and always closed again, within the command's time budget.
 import type { KeyvStoreAdapter } from 'keyv';
-import { SyncedCache } from 'synced-cache';
+import { SyncedCache, type SyncedCacheOptions } from 'synced-cache';
 import { checkRedis } from '../redis/connect.js';
 import type { Deadline } from './deadline.js';
 import { CliError, causes, explain, TimeoutError, usage } from './errors.js';
@@ -44,13 +44,15 @@ export async function checkBus(url: string, deadline: Deadline): Promise<void> {
 /**
  * Opens the cache, runs `body`, and closes what was opened, so the process can end.
  * With `bus`, the command waits for the bus to be up first: an invalidation published by a closing
- * cache before that would be queued and lost.
+ * cache before that would be queued and lost. `build` makes the cache from its options (the stash
+ * commands build a `Stash` and give its cache).
  */
 export async function withCache(
   options: GlobalOptions,
   deadline: Deadline,
   bus: boolean,
   body: (ctx: Context) => Promise<number>,
+  build: (options: SyncedCacheOptions) => SyncedCache<unknown> = (o) => new SyncedCache<unknown>(o),
 ): Promise<number> {
   const { store, redis } = resolveTargets(options);
   const useBus = bus && redis !== undefined;
@@ -64,7 +66,7 @@ export async function withCache(
   let cache: SyncedCache<unknown>;
   try {
     // The command's budget bounds every store call too; a breaker would only hide the first failure's reason.
-    cache = new SyncedCache<unknown>({
+    cache = build({
       namespace: options.namespace,
       store: opened.adapter,
       redis: useBus ? redis : undefined,

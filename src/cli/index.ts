@@ -7,6 +7,7 @@ import { type GlobalOptions, parseDuration, parseNamespace, parsePositiveDuratio
 import { note, setJsonOutput } from './output.js';
 import { escapeText } from './printable.js';
 import { rememberSecrets, scrub } from './redact.js';
+import { addStashCommands } from './stash.js';
 import { watchCommand } from './watch.js';
 
 // ---------------------------------------------------------------------------------------------------
@@ -112,6 +113,8 @@ Examples:
     .description('print each invalidation of the namespace as it happens (time, origin, keys) until interrupted')
     .option('--heartbeats', 'also print the heartbeats every cache sends')
     .action(async (local: { heartbeats?: boolean }, command: Command) => setExit(await watchCommand(local, globals(command))));
+
+  addStashCommands(program, globals, setExit);
 
   return program;
 }

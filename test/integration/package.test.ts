@@ -68,6 +68,21 @@ const expressRoundTrip = `
   console.log(JSON.stringify({ seen, calls, key: responseCacheKey('HEAD', '/x') }));
 `;
 
+// The stash and the core it builds on: one core module (the error class is the core's own), no bus.
+const stashRoundTrip = `
+  const { KeyExistsError } = await load('synced-cache');
+  const { Stash } = await load('synced-cache/stash');
+  const stash = new Stash({ namespace: 'pkg-stash' });
+  await stash.set('emails', ['ada@example.com']);
+  const refused = await stash.set('emails', []).catch((e) => [e instanceof KeyExistsError, e.code]);
+  const id = await stash.push({ n: 1 });
+  const peek = await stash.peek();
+  const popped = await stash.pop();
+  const ls = await stash.ls();
+  await stash.close();
+  console.log(JSON.stringify({ refused, id: /^[A-Za-z0-9_-]{1,22}$/.test(id), peek, popped, ls }));
+`;
+
 const prelude = {
   cjs: (body: string) =>
     `const load = async (m) => require(m); (async () => { ${body} })().catch((e) => { console.error(e); process.exit(1); });`,
@@ -88,6 +103,16 @@ describe('the built package loads through its name in CommonJS and ESM', () => {
         ],
         calls: 1,
         key: 'response:GET /x',
+      });
+    });
+
+    it(`${kind}: synced-cache/stash works over the core it loads through the package name`, async () => {
+      expect(await node(kind, prelude[kind](stashRoundTrip))).toEqual({
+        refused: [true, 'ERR_SYNCED_CACHE_KEY_EXISTS'],
+        id: true,
+        peek: { n: 1 },
+        popped: { n: 1 },
+        ls: ['emails'],
       });
     });
 
@@ -112,6 +137,15 @@ describe('the core does not pull in the integrations', () => {
   it('import("synced-cache") loads no express module (ESM loads CommonJS express through the same module cache)', async () => {
     const source = `import { createRequire } from 'node:module'; const rq = createRequire(import.meta.url); await import('synced-cache'); const before = ${expressLoaded}; await import('express'); console.log(JSON.stringify([before, ${expressLoaded} > 0]));`;
     expect(await node('esm', source)).toEqual([0, true]);
+  });
+
+  it('dist/stash.js and dist/stash.cjs load the core through its name instead of bundling it', () => {
+    const imports = { 'dist/stash.js': /from\s*["']synced-cache["']/, 'dist/stash.cjs': /require\(\s*["']synced-cache["']\s*\)/ };
+    for (const [file, loadsCore] of Object.entries(imports)) {
+      const text = readFileSync(`${root}${file}`, 'utf8');
+      expect(text, file).toMatch(loadsCore);
+      expect(text, file).not.toMatch(/class SyncedCache\b|class StoreTier\b|ioredis/);
+    }
   });
 
   it('dist/index.js and dist/index.cjs name neither express, express-session nor prom-client', () => {
@@ -144,6 +178,10 @@ describe('what npm would publish', () => {
       'dist/express.d.cts',
       'dist/session.d.ts',
       'dist/prometheus.d.ts',
+      'dist/stash.js',
+      'dist/stash.cjs',
+      'dist/stash.d.ts',
+      'dist/stash.d.cts',
       'dist/cli.js',
     ]) {
       expect(files, `missing ${required}`).toContain(required);
