@@ -1,3 +1,5 @@
+import { quote } from './check.js';
+
 /** Stable error codes, for callers that branch on `error.code` rather than `instanceof`. */
 export const ErrorCodes = {
   STORE: 'ERR_SYNCED_CACHE_STORE',
@@ -7,6 +9,7 @@ export const ErrorCodes = {
   CLOSED: 'ERR_SYNCED_CACHE_CLOSED',
   BUS: 'ERR_SYNCED_CACHE_BUS',
   MESSAGE: 'ERR_SYNCED_CACHE_MESSAGE',
+  DECRYPT: 'ERR_SYNCED_CACHE_DECRYPT',
 } as const;
 
 /** Base class of every error this library creates itself (input errors are plain `TypeError`/`RangeError`). */
@@ -117,5 +120,21 @@ export class InvalidMessageError extends SyncedCacheError {
   constructor(reason: string) {
     super(`ignored a bus message: ${reason}`, ErrorCodes.MESSAGE);
     this.name = 'InvalidMessageError';
+  }
+}
+
+/**
+ * A value in the store could not be decrypted (option `encryption`): no configured key authenticates it
+ * (a wrong key, a tampered value, a value copied from another key), it was never encrypted, or a custom
+ * `decrypt` threw. The read rejects: never garbage, never a miss. Names the key, never the value or a key.
+ */
+export class DecryptionError extends SyncedCacheError {
+  /** The key whose value could not be decrypted (without the namespace's own prefix). */
+  readonly key: string;
+
+  constructor(key: string, reason: string) {
+    super(`cannot decrypt the value of key ${quote(key)}: ${reason}`, ErrorCodes.DECRYPT);
+    this.name = 'DecryptionError';
+    this.key = key;
   }
 }

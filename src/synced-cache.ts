@@ -82,6 +82,7 @@ export class SyncedCache<V = unknown> extends EventEmitter<SyncedCacheEvents> {
   readonly #lockAvailable: boolean;
   readonly #lock: RedisLock | undefined;
   readonly #adds: AddGuard;
+  readonly #maxKeyLength: number;
   #closing: Promise<void> | undefined;
 
   constructor(options: SyncedCacheOptions = {}) {
@@ -102,7 +103,14 @@ export class SyncedCache<V = unknown> extends EventEmitter<SyncedCacheEvents> {
         ? undefined
         : new Breaker({ ...breakerOptions, clock: resolved.clock, changed: (state) => this.#observer.breaker(state) });
     this.#storeTimeout = resolved.storeTimeout;
-    this.#store = new StoreTier<V>(opened, new StoreCalls({ timeout: resolved.storeTimeout, breaker: this.#breaker }));
+    this.#maxKeyLength = resolved.maxKeyLength;
+    this.#store = new StoreTier<V>(opened, new StoreCalls({ timeout: resolved.storeTimeout, breaker: this.#breaker }), {
+      namespace: this.namespace,
+      encryption: resolved.encryption,
+      maxValueBytes: resolved.maxValueBytes,
+      // Built below; used only when a passphrase's salt is first written.
+      exclusive: (k, body) => this.#adds.run(k, body),
+    });
     // Stale copies in memory are decided once per cache: only a cache built with grace keeps them.
     this.#memory = new MemoryTier<V>({ ...resolved.memory, clock: resolved.clock, staleCopies: resolved.grace > 0 });
     this.#defaults = {
@@ -222,7 +230,7 @@ export class SyncedCache<V = unknown> extends EventEmitter<SyncedCacheEvents> {
   }
 
   async #getSlow(key: string): Promise<V | undefined> {
-    checkKey(key, 'get');
+    checkKey(key, 'get', this.#maxKeyLength);
     this.#open('get');
     return this.#reads.read(this.#keys.canon(key), key);
   }
@@ -240,7 +248,7 @@ export class SyncedCache<V = unknown> extends EventEmitter<SyncedCacheEvents> {
 
   /** Many values at once, aligned with `keys` (`undefined` for misses); one store round trip for the misses. */
   async getMany(keys: readonly string[]): Promise<(V | undefined)[]> {
-    checkKeys(keys, 'getMany');
+    checkKeys(keys, 'getMany', this.#maxKeyLength);
     this.#open('getMany');
     return this.#reads.readMany(
       keys.map((key) => this.#keys.canon(key)),
@@ -250,7 +258,7 @@ export class SyncedCache<V = unknown> extends EventEmitter<SyncedCacheEvents> {
 
   /** True when `key` holds a value (in trusted memory, or else a live entry in the store). */
   async has(key: string): Promise<boolean> {
-    checkKey(key, 'has');
+    checkKey(key, 'has', this.#maxKeyLength);
     this.#open('has');
     const k = this.#keys.canon(key);
     if (this.#trust.trusted && this.#memory.has(k)) return true;
@@ -265,7 +273,7 @@ export class SyncedCache<V = unknown> extends EventEmitter<SyncedCacheEvents> {
    */
   set(key: string, value: V, options?: SetOptions | number): Promise<void> {
     return this.#writes.track(async () => {
-      checkKey(key, 'set');
+      checkKey(key, 'set', this.#maxKeyLength);
       this.#open('set');
       await this.#writes.run(await this.#setPlan(key, value, writeSettings('set', key, options, this.#defaults)));
     });
@@ -285,7 +293,7 @@ export class SyncedCache<V = unknown> extends EventEmitter<SyncedCacheEvents> {
    */
   add(key: string, value: V, options?: SetOptions | number): Promise<boolean> {
     return this.#writes.track(async () => {
-      checkKey(key, 'add');
+      checkKey(key, 'add', this.#maxKeyLength);
       this.#open('add');
       const settings = writeSettings('add', key, options, this.#defaults);
       const k = this.#keys.canon(key);
@@ -315,7 +323,7 @@ export class SyncedCache<V = unknown> extends EventEmitter<SyncedCacheEvents> {
         if (typeof entry !== 'object' || entry === null) {
           throw new TypeError('synced-cache: setMany: each entry must be an object { key, value, ttl?, grace? }');
         }
-        checkKey(entry.key, 'setMany');
+        checkKey(entry.key, 'setMany', this.#maxKeyLength);
         const settings = writeSettings('setMany', entry.key, { ttl: entry.ttl, grace: entry.grace }, this.#defaults);
         const t = timing(settings.ttl, settings.grace);
         const prepared = await this.#store.prepare(entry.key, entry.value, t.expires, t.fresh);
@@ -328,7 +336,7 @@ export class SyncedCache<V = unknown> extends EventEmitter<SyncedCacheEvents> {
   /** Deletes `key` everywhere. Resolves to whether the store held it. */
   delete(key: string): Promise<boolean> {
     return this.#writes.track(async () => {
-      checkKey(key, 'delete');
+      checkKey(key, 'delete', this.#maxKeyLength);
       this.#open('delete');
       return (await this.#writes.run(deletePlan(this.#store, this.#keys.canon(key), key))) === true;
     });
@@ -337,7 +345,7 @@ export class SyncedCache<V = unknown> extends EventEmitter<SyncedCacheEvents> {
   /** Deletes many keys with one store call and one bus message. Resolves to true if every key existed. */
   deleteMany(keys: readonly string[]): Promise<boolean> {
     return this.#writes.track(async () => {
-      checkKeys(keys, 'deleteMany');
+      checkKeys(keys, 'deleteMany', this.#maxKeyLength);
       this.#open('deleteMany');
       if (keys.length === 0) return true;
       const ks = keys.map((key) => this.#keys.canon(key));
@@ -362,7 +370,7 @@ export class SyncedCache<V = unknown> extends EventEmitter<SyncedCacheEvents> {
   getOrSet(key: string, loader: (key: string, context: LoaderContext<V>) => V | Promise<V>, options?: GetOrSetOptions | number): Promise<V>;
   getOrSet(key: string, loader: Loader<V>, options?: GetOrSetOptions | number): Promise<V | undefined>;
   async getOrSet(key: string, loader: Loader<V>, options?: GetOrSetOptions | number): Promise<V | undefined> {
-    checkKey(key, 'getOrSet');
+    checkKey(key, 'getOrSet', this.#maxKeyLength);
     if (typeof loader !== 'function') throw new TypeError('synced-cache: getOrSet: loader must be a function');
     const settings = loadSettings(key, options, this.#defaults, this.#lockAvailable);
     this.#open('getOrSet');
