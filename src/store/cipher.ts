@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, createHash, createSecretKey, KeyObject, randomBytes, scrypt } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, createSecretKey, KeyObject, randomBytes, randomFillSync, scrypt } from 'node:crypto';
 import { checkKnownKeys, isObject, quote } from '../check.js';
 import { DecryptionError } from '../errors.js';
 
@@ -234,6 +234,20 @@ const TAG_BYTES = 16;
 /** scrypt's cost: 64 MiB and about half a second per stretch, once per process and salt. */
 const SCRYPT = { N: 2 ** 16, r: 8, p: 1, maxmem: 96 * 1024 * 1024 } as const;
 
+// Nonces are cut from a pool of random bytes refilled when used up: a small randomBytes() costs more
+// than the encryption of a small value. Each nonce is used once, and copied into its ciphertext.
+const nonces = Buffer.allocUnsafe(NONCE_BYTES * 1_024);
+let noncesUsed = nonces.length;
+
+function nextNonce(): Buffer {
+  if (noncesUsed === nonces.length) {
+    randomFillSync(nonces);
+    noncesUsed = 0;
+  }
+  noncesUsed += NONCE_BYTES;
+  return nonces.subarray(noncesUsed - NONCE_BYTES, noncesUsed);
+}
+
 // Stretched keys, shared by every cache of the process, keyed by a hash (never the passphrase itself).
 const stretched = new Map<string, Promise<KeyObject>>();
 const STRETCHED_MAX = 32;
@@ -328,7 +342,7 @@ class AesGcmCipher implements ValueCipher {
 
   async seal(_key: string, k: string, plaintext: string, meta: RecordMeta): Promise<string> {
     const { key, header } = await this.#sealingKey();
-    const nonce = randomBytes(NONCE_BYTES);
+    const nonce = nextNonce();
     const cipher = createCipheriv('aes-256-gcm', key, nonce, { authTagLength: TAG_BYTES });
     cipher.setAAD(associated(header, this.#namespace, k, meta));
     const body = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);

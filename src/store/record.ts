@@ -194,7 +194,11 @@ export class RecordCodec<V> {
 
   /** The value in a decrypted plaintext; throws when it is not `{ value }` as this codec writes it. */
   async #readPlaintext(text: string): Promise<unknown> {
-    const data = (await this.#format.text.parse(text)) as StoredRecord | null | undefined;
+    const format = this.#format;
+    // Keyv's escaping serializers change only string values that begin with ':' (in their compact JSON, a
+    // quote after ':', ',' or '[' then ':'); without one, JSON.parse reads the same, without a reviver.
+    const plain = format.raw || format.json === 'native' || (format.json === 'escaped' && !COLON_STRING.test(text));
+    const data = (plain ? JSON.parse(text) : await format.text.parse(text)) as StoredRecord | null | undefined;
     if (typeof data !== 'object' || data === null || !('value' in data) || data.value === undefined) {
       throw new Error('the plaintext is not a value written by synced-cache');
     }
@@ -247,6 +251,9 @@ export class RecordCodec<V> {
       : { value: data.value as T, expires };
   }
 }
+
+/** Where a string value that begins with ':' may start in compact JSON; other matches only cost the slow path. */
+const COLON_STRING = /[:,[]":/;
 
 function reasonOf(error: unknown): string {
   const message = error instanceof Error ? error.message : String(error);
