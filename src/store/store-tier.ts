@@ -2,8 +2,9 @@ import type { Keyv } from 'keyv';
 import { type Entry, isStale } from '../entry/entry.js';
 import { DecryptionError, StoreError } from '../errors.js';
 import type { OpenedStore } from './adapter.js';
+import { AesGcmCipher } from './aes-gcm.js';
 import type { StoreCalls, StoreOperation } from './calls.js';
-import { createCipher, type EncryptionSpec, SALT_KEY, type SaltStore } from './cipher.js';
+import { CustomCipher, type EncryptionSpec, SALT_KEY, type SaltStore, type ValueCipher } from './cipher.js';
 import type { DriverWrite, StoreDriver } from './driver.js';
 import { INTERNAL_KEY_PREFIX, type KeyRules } from './keys.js';
 import { type Prepared, RecordCodec } from './record.js';
@@ -89,7 +90,10 @@ export class StoreTier<V> {
     this.#calls = calls;
     this.#release = opened.release;
     this.#exclusive = options.exclusive ?? ((_k, body) => body());
-    const cipher = options.encryption === undefined ? undefined : createCipher(options.encryption, options.namespace, this.#saltStore());
+    const spec = options.encryption;
+    let cipher: ValueCipher | undefined;
+    if (spec?.kind === 'custom') cipher = new CustomCipher(spec.encrypter, spec.keys, options.namespace);
+    else if (spec !== undefined) cipher = new AesGcmCipher(spec.keys, options.namespace, this.#saltStore());
     this.#codec = new RecordCodec<V>(opened.format, { cipher, maxValueBytes: options.maxValueBytes });
     this.#internal = new RecordCodec<string>(opened.format);
   }
