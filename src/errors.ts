@@ -129,7 +129,7 @@ export class InvalidMessageError extends SyncedCacheError {
  * `decrypt` threw. The read rejects: never garbage, never a miss. Names the key, never the value or a key.
  */
 export class DecryptionError extends SyncedCacheError {
-  /** The key whose value could not be decrypted (without the namespace's own prefix). */
+  /** The key whose value could not be decrypted, as the store knows it (under Keyv 5 without the namespace's own `namespace:`). */
   readonly key: string;
 
   constructor(key: string, reason: string) {

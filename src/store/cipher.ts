@@ -10,7 +10,7 @@ export type EncryptionKey = string | Uint8Array | KeyObject;
 
 /** What a custom encrypter is told about the value it encrypts, so that it can bind the value to its place. */
 export interface EncryptionContext {
-  /** The entry's key, without the namespace's own `namespace:` prefix (both spellings name one entry). */
+  /** The entry's key as the store knows it (under Keyv 5 without the namespace's own `namespace:`, which Keyv takes as implied). */
   key: string;
   /** The cache's namespace. */
   namespace: string;
