@@ -33,6 +33,9 @@ export interface BuiltInEncryption {
   key: EncryptionKey;
   /** Keys that still decrypt (values written before a rotation) but never encrypt. @default [] */
   previousKeys?: readonly EncryptionKey[];
+  /** Absent: with `encrypt` and `decrypt` the option is a {@link CustomEncryption}. */
+  encrypt?: never;
+  decrypt?: never;
 }
 
 /** An encrypter of your own, and the key it is given (any value; `undefined` when omitted). */

@@ -3,8 +3,16 @@
 import { createSecretKey, randomBytes } from 'node:crypto';
 import { inspect } from 'node:util';
 import { Keyv } from 'keyv';
-import { describe, expect, it } from 'vitest';
-import { DecryptionError, type Encrypter, ErrorCodes, SyncedCache, type SyncedCacheOptions } from '../../src/index.js';
+import { describe, expect, expectTypeOf, it } from 'vitest';
+import {
+  DecryptionError,
+  type Encrypter,
+  type EncryptionContext,
+  type EncryptionOption,
+  ErrorCodes,
+  SyncedCache,
+  type SyncedCacheOptions,
+} from '../../src/index.js';
 import { SyncedSessionStore } from '../../src/integrations/session.js';
 import { makeCache, uniqueNamespace } from '../helpers/factory.js';
 import { Hub } from '../helpers/hub.js';
@@ -325,9 +333,9 @@ describe('encryption: an encrypter of your own', () => {
         decrypt: (_k: unknown, c: string) => c,
       },
     });
-    await expect(failing.set('k', 'v')).rejects.toThrow(
-      new TypeError('synced-cache: cannot set key "k": encryption.encrypt threw (Error)'),
-    );
+    const thrown = await failing.set('k', 'v').catch((e: unknown) => e);
+    expect(thrown).toEqual(new TypeError('synced-cache: cannot set key "k": encryption.encrypt threw (Error)'));
+    expect(inspect(thrown, { depth: Number.POSITIVE_INFINITY, showHidden: true })).not.toMatch(/secret material|hsm/);
     const wrong = makeCache({ store, encryption: { encrypt: () => 42 as never, decrypt: (_k: unknown, c: string) => c } });
     await expect(wrong.set('k', 'v')).rejects.toThrow(
       new TypeError('synced-cache: cannot set key "k": encryption.encrypt must return a string, got number'),
@@ -495,5 +503,28 @@ describe('the encryption option is validated at construction', () => {
     const { a, b } = pair({ encryption: new Reverse() });
     await a.set('k', 'v');
     expect(await b.get('k')).toBe('v');
+  });
+});
+
+describe('the encryption types', () => {
+  it('accept the built-in keys and encrypters of your own, and refuse the rest (checked by tsc)', () => {
+    expectTypeOf<SyncedCacheOptions['encryption']>().toEqualTypeOf<EncryptionOption | undefined>();
+    const ok: EncryptionOption[] = [
+      { key: KEY },
+      { key: 'hex or passphrase', previousKeys: [createSecretKey(KEY), new Uint8Array(32)] },
+      { key: 'k', encrypt: (_key: unknown, text: string) => text, decrypt: async (_key: unknown, text: string) => text },
+      {
+        encrypt: (_key: unknown, text: string, context: EncryptionContext) => `${context.key}${text}`,
+        decrypt: (_key: unknown, text: string) => text,
+      },
+    ];
+    expect(ok).toHaveLength(4);
+    // @ts-expect-error a number is no key
+    const number: EncryptionOption = { key: 42 };
+    // @ts-expect-error an encrypter needs decrypt too
+    const half: EncryptionOption = { key: 'k', encrypt: (_key: unknown, text: string) => text };
+    // @ts-expect-error strings out, not numbers
+    const numbers: EncryptionOption = { encrypt: () => 1, decrypt: (_key: unknown, text: string) => text };
+    expect([number, half, numbers]).toHaveLength(3);
   });
 });
