@@ -30,4 +30,5 @@ echo "keyv-6 job: keyv $(version keyv), @keyv/redis $(version @keyv/redis)"
   test/unit \
   test/integration/stores.test.ts \
   test/integration/keyv-adapter.test.ts \
-  test/integration/session.test.ts
+  test/integration/session.test.ts \
+  test/integration/encryption.test.ts

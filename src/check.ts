@@ -113,16 +113,33 @@ export function checkPositive(scope: string, option: string, value: unknown, int
   return value;
 }
 
-/** A cache key: a non-empty string. */
-export function checkKey(key: unknown, operation: string): asserts key is string {
+/** The default of `maxKeyLength`: the most UTF-8 bytes in a key. */
+export const MAX_KEY_LENGTH = 65_536;
+
+/**
+ * The UTF-8 length of `text` when it may exceed `max`, else 0: a UTF-16 code unit is 1 to 3 UTF-8 bytes,
+ * so only a string between `max / 3` and `max` code units long needs to be measured.
+ */
+export function bytesOver(text: string, max: number): number {
+  if (text.length * 3 <= max) return 0;
+  const bytes = Buffer.byteLength(text, 'utf8');
+  return bytes > max ? bytes : 0;
+}
+
+/** A cache key: a non-empty string of at most `maxBytes` UTF-8 bytes (`maxKeyLength`). */
+export function checkKey(key: unknown, operation: string, maxBytes: number = MAX_KEY_LENGTH): asserts key is string {
   if (typeof key !== 'string') {
     throw new TypeError(`synced-cache: ${operation}: key must be a string, got ${key === null ? 'null' : typeof key}`);
   }
   if (key.length === 0) throw new TypeError(`synced-cache: ${operation}: key must not be empty`);
+  const bytes = bytesOver(key, maxBytes);
+  if (bytes > 0) {
+    throw new RangeError(`synced-cache: ${operation}: key ${quote(key)} is ${bytes} bytes (UTF-8), more than maxKeyLength (${maxBytes})`);
+  }
 }
 
-/** An array of cache keys. */
-export function checkKeys(keys: unknown, operation: string): asserts keys is readonly string[] {
+/** An array of cache keys, each at most `maxBytes` UTF-8 bytes. */
+export function checkKeys(keys: unknown, operation: string, maxBytes: number = MAX_KEY_LENGTH): asserts keys is readonly string[] {
   if (!Array.isArray(keys)) throw new TypeError(`synced-cache: ${operation}: keys must be an array of strings`);
-  for (const key of keys) checkKey(key, operation);
+  for (const key of keys) checkKey(key, operation, maxBytes);
 }

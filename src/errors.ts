@@ -10,6 +10,7 @@ export const ErrorCodes = {
   BUS: 'ERR_SYNCED_CACHE_BUS',
   MESSAGE: 'ERR_SYNCED_CACHE_MESSAGE',
   KEY_EXISTS: 'ERR_SYNCED_CACHE_KEY_EXISTS',
+  DECRYPT: 'ERR_SYNCED_CACHE_DECRYPT',
 } as const;
 
 /** Base class of every error this library creates itself (input errors are plain `TypeError`/`RangeError`). */
@@ -131,6 +132,22 @@ export class KeyExistsError extends SyncedCacheError {
   constructor(key: string) {
     super(`key ${quote(key)} already exists (pass force: true to overwrite it)`, ErrorCodes.KEY_EXISTS);
     this.name = 'KeyExistsError';
+    this.key = key;
+  }
+}
+
+/**
+ * A value in the store could not be decrypted (option `encryption`): no configured key authenticates it
+ * (a wrong key, a tampered value, a value copied from another key), it was never encrypted, or a custom
+ * `decrypt` threw. The read rejects: never garbage, never a miss. Names the key, never the value or a key.
+ */
+export class DecryptionError extends SyncedCacheError {
+  /** The key whose value could not be decrypted, as the store knows it (under Keyv 5 without the namespace's own `namespace:`). */
+  readonly key: string;
+
+  constructor(key: string, reason: string) {
+    super(`cannot decrypt the value of key ${quote(key)}: ${reason}`, ErrorCodes.DECRYPT);
+    this.name = 'DecryptionError';
     this.key = key;
   }
 }

@@ -10,6 +10,7 @@ export { systemClock } from './clock.js';
 export {
   BusError,
   CacheClosedError,
+  DecryptionError,
   ErrorCodes,
   InvalidMessageError,
   KeyExistsError,
@@ -23,7 +24,13 @@ export type { KeyvAdapterCache, SyncedKeyvStoreOptions } from './keyv/keyv-store
 export { SyncedKeyvStore } from './keyv/keyv-store.js';
 export { DIAGNOSTICS_CHANNELS } from './observe/diagnostics.js';
 export type {
+  BuiltInEncryption,
   CircuitBreakerOptions,
+  CustomEncryption,
+  Encrypter,
+  EncryptionContext,
+  EncryptionKey,
+  EncryptionOption,
   HeartbeatOptions,
   LockOptions,
   MemoryOptions,

@@ -1,12 +1,21 @@
 import { MessageSigner, type Secret } from './bus/signing.js';
 import type { BusTransport } from './bus/transport.js';
-import { checkDuration, checkKnownKeys, checkPositive, describe, fail, isObject, quote } from './check.js';
+import { checkDuration, checkKnownKeys, checkPositive, describe, fail, isObject, MAX_KEY_LENGTH, quote } from './check.js';
 import { type Clock, systemClock } from './clock.js';
 import type { RedisOption } from './redis/clients.js';
 import type { StoreOption } from './store/adapter.js';
+import { type EncryptionOption, type EncryptionSpec, resolveEncryption } from './store/cipher.js';
 import { STORE_URL_SCHEMES, storeUrlScheme } from './store/url.js';
 
 export type { StoreOption } from './store/adapter.js';
+export type {
+  BuiltInEncryption,
+  CustomEncryption,
+  Encrypter,
+  EncryptionContext,
+  EncryptionKey,
+  EncryptionOption,
+} from './store/cipher.js';
 
 /** Limits of the in-process memory tier (L1), an `lru-cache`. */
 export interface MemoryOptions {
@@ -157,6 +166,30 @@ export interface SyncedCacheOptions {
    * @default undefined (messages are neither signed nor checked)
    */
   secret?: Secret;
+  /**
+   * Encrypts every value before it reaches the store, and decrypts it on read: `{ key }` for the built-in
+   * AES-256-GCM with a random nonce per value (`key`: 32 bytes as a Buffer, a 64-character hex string or
+   * a secret `KeyObject`; any other string is a passphrase, stretched with scrypt and a random salt kept
+   * once per namespace in the store), or an encrypter of your own with `encrypt(key, plaintext, { key })`
+   * and `decrypt(key, ciphertext, { key })`, sync or async, strings in and out. `previousKeys` decrypt
+   * too, and never encrypt (key rotation). Only the value is encrypted: key names, `expires` and memory
+   * are not. A value that cannot be decrypted (a wrong key, tampering, a value copied from another key)
+   * rejects the read with `DecryptionError`. Every process of a namespace needs the same keys.
+   * @default undefined (values are stored as they are)
+   */
+  encryption?: EncryptionOption;
+  /**
+   * Longest key, in UTF-8 bytes; an operation with a longer key rejects with a RangeError, touching nothing.
+   * @default 65_536
+   */
+  maxKeyLength?: number;
+  /**
+   * Largest value, in UTF-8 bytes of its serialized form (before encryption: the serialized record, or
+   * with `encryption` the plaintext); a write of a larger one rejects with a RangeError, touching nothing.
+   * A Keyv without a serializer stores objects as they are, which are not measured.
+   * @default 16_777_216 (16 MiB)
+   */
+  maxValueBytes?: number;
 }
 
 /** The circuit breaker in front of the store. Durations in milliseconds. */
@@ -210,6 +243,9 @@ export interface ResolvedOptions {
   clock: Clock;
   /** Built from `secret`. */
   signer: MessageSigner | undefined;
+  encryption: EncryptionSpec | undefined;
+  maxKeyLength: number;
+  maxValueBytes: number;
 }
 
 /** The defaults, in one place. */
@@ -223,6 +259,8 @@ export const DEFAULTS = {
   circuitBreaker: { threshold: 5, cooldown: 5_000 },
   grace: 0,
   lock: { ttl: 10_000, wait: 5_000 },
+  maxKeyLength: MAX_KEY_LENGTH,
+  maxValueBytes: 16_777_216,
 } as const satisfies SyncedCacheOptions;
 
 const SCOPE = 'synced-cache';
@@ -249,6 +287,9 @@ const OPTION_NAMES = {
     'lock',
     'clock',
     'secret',
+    'encryption',
+    'maxKeyLength',
+    'maxValueBytes',
   ],
   memory: ['max', 'maxSize', 'ttl'],
   heartbeat: ['interval', 'timeout'],
@@ -360,6 +401,9 @@ export function resolveOptions(options: SyncedCacheOptions = {}): ResolvedOption
     lock: resolveLock(options.lock, redis !== undefined),
     clock: (clock as Clock | undefined) ?? systemClock,
     signer: options.secret === undefined ? undefined : new MessageSigner(options.secret as Secret),
+    encryption: resolveEncryption(options.encryption),
+    maxKeyLength: checkPositive(SCOPE, 'maxKeyLength', options.maxKeyLength, true) ?? DEFAULTS.maxKeyLength,
+    maxValueBytes: checkPositive(SCOPE, 'maxValueBytes', options.maxValueBytes, true) ?? DEFAULTS.maxValueBytes,
   };
 }
 

@@ -45,6 +45,8 @@ export interface Parts<V> {
   /** The lock across processes can be had (the bus is Redis). */
   lockAvailable: boolean;
   storeTimeout: number;
+  /** Longest key, in UTF-8 bytes. */
+  maxKeyLength: number;
 }
 
 /**
@@ -63,7 +65,16 @@ export function buildParts<V>(resolved: ResolvedOptions, emitter: EventEmitter, 
     resolved.circuitBreaker === undefined
       ? undefined
       : new Breaker({ ...resolved.circuitBreaker, clock: resolved.clock, changed: (state) => observer.breaker(state) });
-  const store = new StoreTier<V>(opened, new StoreCalls({ timeout: resolved.storeTimeout, breaker }));
+  // The add guard lives on the bus's Redis (a lock), on a connection of its own opened on first use;
+  // a passphrase's salt is first written under it.
+  const lock = resolved.redis === undefined ? undefined : new RedisLock(resolved.redis);
+  const guard = new AddGuard(lock, namespace);
+  const store = new StoreTier<V>(opened, new StoreCalls({ timeout: resolved.storeTimeout, breaker }), {
+    namespace,
+    encryption: resolved.encryption,
+    maxValueBytes: resolved.maxValueBytes,
+    exclusive: (k, body) => guard.run(k, body),
+  });
   if (owned !== undefined) owned.report = (error) => observer.error(new StoreError('pool', undefined, error));
   // Stale copies in memory are decided once per cache: only a cache built with grace keeps them.
   const memory = new MemoryTier<V>({ ...resolved.memory, clock: resolved.clock, staleCopies: resolved.grace > 0 });
@@ -99,8 +110,6 @@ export function buildParts<V>(resolved: ResolvedOptions, emitter: EventEmitter, 
     observer.published(keys);
     return announceOn.publish(keys);
   });
-  // The getOrSet lock and the add guard live on the bus's Redis, on a connection of their own opened on first use.
-  const lock = resolved.redis === undefined ? undefined : new RedisLock(resolved.redis);
   const ttl = resolved.ttl ?? ttlOf(given);
   const defaults: LoadSettings = {
     ttl,
@@ -115,8 +124,9 @@ export function buildParts<V>(resolved: ResolvedOptions, emitter: EventEmitter, 
     keys: opened.keys,
     path,
     reads,
-    guard: new AddGuard(lock, namespace),
+    guard,
     defaults,
+    maxKeyLength: resolved.maxKeyLength,
     open: (operation) => {
       if (closing()) throw new CacheClosedError(operation);
     },
@@ -161,6 +171,7 @@ export function buildParts<V>(resolved: ResolvedOptions, emitter: EventEmitter, 
     defaults,
     lockAvailable: resolved.redis !== undefined,
     storeTimeout: resolved.storeTimeout,
+    maxKeyLength: resolved.maxKeyLength,
   };
 }
 

@@ -82,7 +82,7 @@ export class SyncedCache<V = unknown> extends EventEmitter<SyncedCacheEvents> {
   }
 
   async #getSlow(key: string): Promise<V | undefined> {
-    checkKey(key, 'get');
+    checkKey(key, 'get', this.#parts.maxKeyLength);
     this.#open('get');
     return this.#parts.reads.read(this.#parts.keys.canon(key), key);
   }
@@ -100,7 +100,7 @@ export class SyncedCache<V = unknown> extends EventEmitter<SyncedCacheEvents> {
 
   /** Many values at once, aligned with `keys` (`undefined` for misses); one store round trip for the misses. */
   async getMany(keys: readonly string[]): Promise<(V | undefined)[]> {
-    checkKeys(keys, 'getMany');
+    checkKeys(keys, 'getMany', this.#parts.maxKeyLength);
     this.#open('getMany');
     return this.#parts.reads.readMany(
       keys.map((key) => this.#parts.keys.canon(key)),
@@ -110,7 +110,7 @@ export class SyncedCache<V = unknown> extends EventEmitter<SyncedCacheEvents> {
 
   /** True when `key` holds a fresh value (in trusted memory, or else in the store). */
   async has(key: string): Promise<boolean> {
-    checkKey(key, 'has');
+    checkKey(key, 'has', this.#parts.maxKeyLength);
     this.#open('has');
     const k = this.#parts.keys.canon(key);
     if (this.#trust.trusted && this.#memory.has(k)) return true;
@@ -183,7 +183,7 @@ export class SyncedCache<V = unknown> extends EventEmitter<SyncedCacheEvents> {
   getOrSet(key: string, loader: (key: string, context: LoaderContext<V>) => V | Promise<V>, options?: GetOrSetOptions | number): Promise<V>;
   getOrSet(key: string, loader: Loader<V>, options?: GetOrSetOptions | number): Promise<V | undefined>;
   async getOrSet(key: string, loader: Loader<V>, options?: GetOrSetOptions | number): Promise<V | undefined> {
-    checkKey(key, 'getOrSet');
+    checkKey(key, 'getOrSet', this.#parts.maxKeyLength);
     if (typeof loader !== 'function') throw new TypeError('synced-cache: getOrSet: loader must be a function');
     const parts = this.#parts;
     const settings = loadSettings(key, options, parts.defaults, parts.lockAvailable);

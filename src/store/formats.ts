@@ -1,5 +1,5 @@
 import * as keyvModule from 'keyv';
-import type { RecordFormat, StoredRecord } from './record.js';
+import type { RecordFormat, StoredRecord, TextSerializer } from './record.js';
 
 type Compression = { compress(value: unknown): unknown; decompress(value: unknown): unknown };
 type Encryption = { encrypt(value: unknown): unknown; decrypt(value: unknown): unknown };
@@ -19,6 +19,9 @@ export interface Keyv6Parts {
 }
 
 let keyv5DefaultSerialize: unknown;
+
+/** The text serializer of a Keyv that has none (it stores records as objects). */
+const JSON_TEXT: TextSerializer = { stringify: JSON.stringify, parse: JSON.parse };
 
 function usable<T extends object>(value: unknown, methods: readonly (keyof T)[]): T | undefined {
   return typeof value === 'object' && value !== null && methods.every((m) => typeof (value as T)[m] === 'function')
@@ -46,6 +49,7 @@ export function keyv5Format(keyv: Keyv5Parts, defaultSerialize: () => unknown): 
   return {
     json,
     raw: serialize === undefined,
+    text: serialize === undefined || deserialize === undefined ? JSON_TEXT : { stringify: serialize, parse: deserialize },
     async encode(record: StoredRecord) {
       if (serialize === undefined) return record;
       if (compression !== undefined) return serialize({ ...record, value: await compression.compress(record.value) });
@@ -81,6 +85,10 @@ export function keyv6Format(keyv: Keyv6Parts): RecordFormat {
   return {
     json,
     raw: serialization === undefined,
+    text:
+      serialization === undefined
+        ? JSON_TEXT
+        : { stringify: (data) => serialization.stringify(data), parse: (text) => serialization.parse(text) },
     async encode(record: StoredRecord) {
       if (serialization === undefined) return record;
       let data = await serialization.stringify(record);

@@ -1,9 +1,12 @@
 import type { Keyv } from 'keyv';
 import { type Entry, isStale } from '../entry/entry.js';
-import { StoreError } from '../errors.js';
+import { DecryptionError, StoreError } from '../errors.js';
 import type { OpenedStore } from './adapter.js';
+import { AesGcmCipher } from './aes-gcm.js';
 import type { StoreCalls, StoreOperation } from './calls.js';
+import { CustomCipher, type EncryptionSpec, SALT_KEY, type SaltStore, type ValueCipher } from './cipher.js';
 import type { DriverWrite, StoreDriver } from './driver.js';
+import { INTERNAL_KEY_PREFIX, type KeyRules } from './keys.js';
 import { type Prepared, RecordCodec } from './record.js';
 
 /** One entry of a batch write, prepared. */
@@ -14,10 +17,33 @@ export interface StoreWrite<V> {
   expires: number | undefined;
 }
 
+/** What the tier does to values besides storing them. */
+export interface StoreTierOptions {
+  /** The cache's namespace, bound to every ciphertext. */
+  namespace: string;
+  /** Encrypts every value before it reaches the store (option `encryption`). */
+  encryption?: EncryptionSpec | undefined;
+  /** Most UTF-8 bytes in a serialized value, before encryption (option `maxValueBytes`). */
+  maxValueBytes?: number;
+  /**
+   * Runs `body` alone for canonical key `k` among every add of it (across processes with a Redis bus):
+   * how the passphrase salt is written once on a store without a set-if-absent of its own.
+   */
+  exclusive?: <T>(k: string, body: () => Promise<T>) => Promise<T>;
+}
+
 /** A live entry as read, with the size of its stored form. */
 export type ReadEntry<V> = Entry<V> & { size: number };
 
 const NOT_APPLIED = 'the store adapter reported that the write was not applied';
+
+function undecodable(operation: StoreOperation, k: string, error: unknown): StoreError {
+  return new StoreError(
+    operation,
+    k,
+    new Error(`the stored value cannot be decoded: ${(error as Error)?.message ?? error}`, { cause: error }),
+  );
+}
 
 function driverWrite<V>(w: StoreWrite<V>): DriverWrite {
   return { k: w.k, stored: w.prepared.stored, ttl: w.ttl, expires: w.expires };
@@ -57,15 +83,26 @@ export class StoreTier<V> {
   readonly keyv: Keyv;
   readonly #driver: StoreDriver;
   readonly #codec: RecordCodec<V>;
+  /** For the library's own records (the salt): never encrypted, never limited. */
+  readonly #internal: RecordCodec<string>;
+  readonly #keys: KeyRules;
   readonly #calls: StoreCalls;
   readonly #release: () => void;
+  readonly #exclusive: NonNullable<StoreTierOptions['exclusive']>;
 
-  constructor(opened: OpenedStore, calls: StoreCalls) {
+  constructor(opened: OpenedStore, calls: StoreCalls, options: StoreTierOptions = { namespace: '' }) {
     this.keyv = opened.keyv;
     this.#driver = opened.driver;
-    this.#codec = new RecordCodec<V>(opened.format);
+    this.#keys = opened.keys;
     this.#calls = calls;
     this.#release = opened.release;
+    this.#exclusive = options.exclusive ?? ((_k, body) => body());
+    const spec = options.encryption;
+    let cipher: ValueCipher | undefined;
+    if (spec?.kind === 'custom') cipher = new CustomCipher(spec.encrypter, spec.keys, options.namespace);
+    else if (spec !== undefined) cipher = new AesGcmCipher(spec.keys, options.namespace, this.#saltStore());
+    this.#codec = new RecordCodec<V>(opened.format, { cipher, maxValueBytes: options.maxValueBytes });
+    this.#internal = new RecordCodec<string>(opened.format);
   }
 
   /** True when the store can list its keys (`keys()`, `entries()`). */
@@ -78,9 +115,12 @@ export class StoreTier<V> {
     return this.#driver.generation;
   }
 
-  /** Encodes `value` for the store and gives back what every process will read; throws a TypeError naming `key`. */
+  /**
+   * Encodes `value` for the store (encrypted, with `encryption`) and gives back what every process will
+   * read; throws a TypeError naming `key`, or a RangeError past `maxValueBytes`.
+   */
   prepare(key: string, value: V, expires: number | undefined, fresh?: number): Promise<Prepared<V>> {
-    return this.#codec.prepare(key, value, expires, fresh);
+    return this.#codec.prepare(key, this.#keys.canon(key), value, expires, fresh);
   }
 
   /** The entry of canonical key `k` while it lives (fresh, or stale within its grace), or undefined (absent, gone, or not a value). */
@@ -97,18 +137,46 @@ export class StoreTier<V> {
   }
 
   async #live(operation: StoreOperation, k: string, raw: unknown, now: number): Promise<ReadEntry<V> | undefined> {
-    let entry: Entry<V> | undefined;
+    let record: Entry<unknown> | undefined;
     try {
-      entry = await this.#codec.decode(raw);
+      record = await this.#codec.read(raw);
     } catch (error) {
-      throw new StoreError(
-        operation,
-        k,
-        new Error(`the stored value cannot be decoded: ${(error as Error)?.message ?? error}`, { cause: error }),
-      );
+      throw undecodable(operation, k, error);
     }
-    if (entry === undefined || (entry.expires !== undefined && entry.expires <= now)) return undefined;
+    // Expiry is judged before decrypting: a record past its life is a miss, whatever its value holds.
+    if (record === undefined || (record.expires !== undefined && record.expires <= now)) return undefined;
+    let entry: Entry<V>;
+    try {
+      entry = await this.#codec.open(k, record);
+    } catch (error) {
+      if (error instanceof DecryptionError) throw error;
+      throw undecodable(operation, k, error);
+    }
     return { ...entry, size: typeof raw === 'string' ? raw.length : 1 };
+  }
+
+  /** The salt of the namespace's passphrase, kept under an internal key as a plain record, through the call chain. */
+  #saltStore(): SaltStore {
+    const read = async (): Promise<string | undefined> => {
+      const raw = await this.#calls.run('get', SALT_KEY, () => this.#driver.get(SALT_KEY));
+      const entry = await this.#internal.decode(raw, SALT_KEY).catch(() => undefined);
+      return typeof entry?.value === 'string' ? entry.value : undefined;
+    };
+    return {
+      read,
+      writeIfAbsent: async (salt) => {
+        const prepared = await this.#internal.prepare(SALT_KEY, SALT_KEY, salt, undefined);
+        const write: DriverWrite = { k: SALT_KEY, stored: prepared.stored, ttl: undefined, expires: undefined };
+        const setIfAbsent = this.#driver.setIfAbsent;
+        if (setIfAbsent !== undefined) return this.#calls.run('set', SALT_KEY, () => setIfAbsent(write));
+        return this.#exclusive(SALT_KEY, async () => {
+          if ((await read()) !== undefined) return false;
+          const applied = await this.#calls.run('set', SALT_KEY, () => this.#driver.set(write));
+          if (!applied) throw new StoreError('set', SALT_KEY, new Error(NOT_APPLIED));
+          return true;
+        });
+      },
+    };
   }
 
   /** True when `k` holds a fresh entry (an expired record the store still keeps, or one in its grace, is not one). */
@@ -223,6 +291,8 @@ export class StoreTier<V> {
       const step = await this.#calls.run('iterate', undefined, () => source.next());
       if (step.done === true) return;
       const [k, raw] = step.value;
+      // Never decoded: the library's own records (the salt) are neither values nor encrypted.
+      if (k.startsWith(INTERNAL_KEY_PREFIX)) continue;
       const now = Date.now();
       const entry = await this.#live('iterate', k, raw, now);
       if (entry !== undefined && !isStale(entry, now)) yield [k, { value: entry.value, expires: entry.expires }];

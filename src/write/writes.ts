@@ -33,6 +33,8 @@ export interface WritesParts<V> {
   reads: ReadThrough<V>;
   guard: AddGuard;
   defaults: LoadSettings;
+  /** Longest key, in UTF-8 bytes. */
+  maxKeyLength: number;
   /** Throws CacheClosedError for `operation` once close() has begun. */
   open(operation: string): void;
 }
@@ -52,7 +54,7 @@ export class Writes<V> {
   set(key: string, value: V, options: SetOptions | number | undefined): Promise<void> {
     const { path, defaults } = this.#parts;
     return path.track(async () => {
-      checkKey(key, 'set');
+      checkKey(key, 'set', this.#parts.maxKeyLength);
       this.#parts.open('set');
       await path.run(await this.#setPlan(key, value, writeSettings('set', key, options, defaults)));
     });
@@ -76,7 +78,7 @@ export class Writes<V> {
         if (typeof entry !== 'object' || entry === null) {
           throw new TypeError('synced-cache: setMany: each entry must be an object { key, value, ttl?, grace? }');
         }
-        checkKey(entry.key, 'setMany');
+        checkKey(entry.key, 'setMany', this.#parts.maxKeyLength);
         const settings = writeSettings('setMany', entry.key, { ttl: entry.ttl, grace: entry.grace }, defaults);
         const t = timing(settings.ttl, settings.grace);
         const prepared = await store.prepare(entry.key, entry.value, t.expires, t.fresh);
@@ -89,7 +91,7 @@ export class Writes<V> {
   add(key: string, value: V, options: SetOptions | number | undefined): Promise<boolean> {
     const { path, store, keys, reads, guard, defaults } = this.#parts;
     return path.track(async () => {
-      checkKey(key, 'add');
+      checkKey(key, 'add', this.#parts.maxKeyLength);
       this.#parts.open('add');
       const settings = writeSettings('add', key, options, defaults);
       const k = keys.canon(key);
@@ -126,7 +128,7 @@ export class Writes<V> {
   ): Promise<V | undefined> {
     const { path, store, keys, guard, defaults } = this.#parts;
     return path.track(async () => {
-      checkKey(key, 'update');
+      checkKey(key, 'update', this.#parts.maxKeyLength);
       if (typeof updater !== 'function') throw new TypeError('synced-cache: update: updater must be a function');
       this.#parts.open('update');
       const settings = writeSettings('update', key, options, defaults);
@@ -148,7 +150,7 @@ export class Writes<V> {
   delete(key: string): Promise<boolean> {
     const { path, store, keys } = this.#parts;
     return path.track(async () => {
-      checkKey(key, 'delete');
+      checkKey(key, 'delete', this.#parts.maxKeyLength);
       this.#parts.open('delete');
       return (await path.run(deletePlan(store, keys.canon(key), key))) === true;
     });
@@ -157,7 +159,7 @@ export class Writes<V> {
   deleteMany(list: readonly string[]): Promise<boolean> {
     const { path, store, keys } = this.#parts;
     return path.track(async () => {
-      checkKeys(list, 'deleteMany');
+      checkKeys(list, 'deleteMany', this.#parts.maxKeyLength);
       this.#parts.open('deleteMany');
       if (list.length === 0) return true;
       return (

@@ -27,6 +27,8 @@ const EVENTS: Record<keyof SyncedCacheEvents, true> = {
   'bus:down': true,
   breaker: true,
   stale: true,
+  push: true,
+  pop: true,
 };
 
 function read(file: string): string {

@@ -67,6 +67,8 @@ describe('options are validated at construction', () => {
       circuitBreaker: { threshold: 5, cooldown: 5_000 },
       grace: 0,
       lock: { ttl: 10_000, wait: 5_000 },
+      maxKeyLength: 65_536,
+      maxValueBytes: 16_777_216,
     });
     const cache = new SyncedCache();
     expect(cache.namespace).toBe('default');
