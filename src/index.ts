@@ -1,5 +1,7 @@
 export { BroadcastChannelTransport } from './bus/broadcast-transport.js';
 export type { BusStatus } from './bus/bus.js';
+export type { EventsMessage, StreamedEventRecord } from './bus/event-messages.js';
+export { decodeEvents, eventsChannelFor } from './bus/event-messages.js';
 export type { BusMessage, HeartbeatMessage, InvalidateMessage } from './bus/messages.js';
 export { channelFor, decodeMessage, encodeMessage, MessageType, PROTOCOL_VERSION } from './bus/messages.js';
 export type { Secret } from './bus/signing.js';
@@ -23,6 +25,9 @@ export {
 export type { KeyvAdapterCache, SyncedKeyvStoreOptions } from './keyv/keyv-store.js';
 export { SyncedKeyvStore } from './keyv/keyv-store.js';
 export { DIAGNOSTICS_CHANNELS } from './observe/diagnostics.js';
+export type { EventSource, LogEventsOptions } from './observe/event-lines.js';
+export { formatEvent, logEvents } from './observe/event-lines.js';
+export type { StreamedEvent } from './observe/events.js';
 export type {
   BuiltInEncryption,
   CircuitBreakerOptions,
@@ -31,6 +36,7 @@ export type {
   EncryptionContext,
   EncryptionKey,
   EncryptionOption,
+  EventsOptions,
   HeartbeatOptions,
   LockOptions,
   MemoryOptions,
@@ -48,6 +54,7 @@ export type {
   BreakerState,
   BusDownEvent,
   BusState,
+  EventStamp,
   GetOrSetOptions,
   HitEvent,
   InvalidateEvent,
@@ -57,6 +64,7 @@ export type {
   SetOptions,
   StaleEvent,
   StaleReason,
+  StampEvent,
   StashEvent,
   SyncedCacheEvents,
   SyncedCacheStats,

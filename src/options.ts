@@ -190,6 +190,22 @@ export interface SyncedCacheOptions {
    * @default 16_777_216 (16 MiB)
    */
   maxValueBytes?: number;
+  /** Where the cache's events go besides its listeners. */
+  events?: EventsOptions;
+}
+
+/** Where a cache's events go besides its own listeners. */
+export interface EventsOptions {
+  /**
+   * Also publishes this process's changes (`set`, `delete`, `clear`, `expire`, and the stash's `push`
+   * and `pop`: their key and time, never a value; never a read) on the channel
+   * `synced-cache:<namespace>:events`, so that `synced-cache watch --events` shows every process's
+   * operations live. Signed like every bus message when `secret` is set. Best effort: sent in batches
+   * after the operation, never delaying it; dropped and counted in `stats().events.dropped` while the
+   * channel is down or too slow. Needs a bus (`redis` or `transport`).
+   * @default false
+   */
+  bus?: boolean;
 }
 
 /** The circuit breaker in front of the store. Durations in milliseconds. */
@@ -246,6 +262,7 @@ export interface ResolvedOptions {
   encryption: EncryptionSpec | undefined;
   maxKeyLength: number;
   maxValueBytes: number;
+  events: { bus: boolean };
 }
 
 /** The defaults, in one place. */
@@ -290,11 +307,13 @@ const OPTION_NAMES = {
     'encryption',
     'maxKeyLength',
     'maxValueBytes',
+    'events',
   ],
   memory: ['max', 'maxSize', 'ttl'],
   heartbeat: ['interval', 'timeout'],
   circuitBreaker: ['threshold', 'cooldown'],
   lock: ['ttl', 'wait'],
+  events: ['bus'],
 } as const satisfies Record<string, readonly string[]>;
 
 const REDIS_URL = /^(rediss?|unix):\/\//i;
@@ -344,7 +363,7 @@ function checkRedis(value: unknown): RedisOption | undefined {
   return fail(SCOPE, 'redis', 'must be a Redis URL, ioredis options, or an ioredis client', value, TypeError);
 }
 
-function section(name: 'memory' | 'heartbeat' | 'circuitBreaker' | 'lock', value: unknown): Record<string, unknown> {
+function section(name: 'memory' | 'heartbeat' | 'circuitBreaker' | 'lock' | 'events', value: unknown): Record<string, unknown> {
   if (value === undefined) return {};
   if (!isObject(value) || Array.isArray(value)) fail(SCOPE, name, 'must be an object', value, TypeError);
   checkKnownKeys(SCOPE, name, value, OPTION_NAMES[name]);
@@ -404,7 +423,20 @@ export function resolveOptions(options: SyncedCacheOptions = {}): ResolvedOption
     encryption: resolveEncryption(options.encryption),
     maxKeyLength: checkPositive(SCOPE, 'maxKeyLength', options.maxKeyLength, true) ?? DEFAULTS.maxKeyLength,
     maxValueBytes: checkPositive(SCOPE, 'maxValueBytes', options.maxValueBytes, true) ?? DEFAULTS.maxValueBytes,
+    events: resolveEvents(options.events, redis !== undefined || transport !== undefined),
   };
+}
+
+function resolveEvents(value: unknown, hasBus: boolean): ResolvedOptions['events'] {
+  const events = section('events', value);
+  const bus = events.bus;
+  if (bus !== undefined && typeof bus !== 'boolean') fail(SCOPE, 'events.bus', 'must be true or false', bus, TypeError);
+  if (bus === true && !hasBus) {
+    throw new TypeError(
+      `${SCOPE}: option "events.bus" needs a bus (option "redis" or "transport"): the events travel on its channel synced-cache:<namespace>:events`,
+    );
+  }
+  return { bus: bus === true };
 }
 
 function resolveBreaker(value: unknown): ResolvedOptions['circuitBreaker'] {

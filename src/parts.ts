@@ -1,5 +1,7 @@
+import { randomUUID } from 'node:crypto';
 import type { EventEmitter } from 'node:events';
 import { Bus } from './bus/bus.js';
+import { EventPublisher } from './bus/event-publisher.js';
 import { withTimeout } from './clock.js';
 import { OutsideChanges } from './coherence/apply.js';
 import { Fences } from './coherence/fences.js';
@@ -27,12 +29,16 @@ import { Writes } from './write/writes.js';
 /** Everything a cache is made of, each part built with exactly the collaborators it uses. */
 export interface Parts<V> {
   namespace: string;
+  /** This instance's id: in every event's `instance`, and its sender id on the bus. */
+  instanceId: string;
   keys: KeyRules;
   memory: MemoryTier<V>;
   store: StoreTier<V>;
   trust: Trust;
   observer: Observer;
   bus: Bus | undefined;
+  /** The event stream (`events: { bus: true }`). */
+  events: EventPublisher | undefined;
   breaker: Breaker | undefined;
   reads: ReadThrough<V>;
   path: WritePath<V>;
@@ -59,8 +65,8 @@ export function buildParts<V>(resolved: ResolvedOptions, emitter: EventEmitter, 
   // A store named by a URL is built here, and closed by close().
   const owned = typeof resolved.store === 'string' ? openStoreUrl(resolved.store) : undefined;
   const opened = openStore(owned?.adapter ?? (given as StoreOption | undefined), namespace);
-  let bus: Bus | undefined;
-  const observer = new Observer(emitter, namespace, () => bus?.id);
+  const instanceId = randomUUID();
+  const observer = new Observer(emitter, namespace, instanceId);
   const breaker =
     resolved.circuitBreaker === undefined
       ? undefined
@@ -82,10 +88,12 @@ export function buildParts<V>(resolved: ResolvedOptions, emitter: EventEmitter, 
   const transport = resolved.transport ?? (resolved.redis === undefined ? undefined : new RedisTransport(resolved.redis));
   const trust = new Trust(transport === undefined ? [] : ['bus']);
   const outside = new OutsideChanges(fences, memory, trust, observer);
+  let bus: Bus | undefined;
   if (transport !== undefined) {
     bus = new Bus(
       transport,
       {
+        id: instanceId,
         namespace,
         heartbeat: resolved.heartbeat,
         maxPendingKeys: resolved.maxPendingKeys,
@@ -103,6 +111,17 @@ export function buildParts<V>(resolved: ResolvedOptions, emitter: EventEmitter, 
       },
     );
   }
+  const events =
+    resolved.events.bus && transport !== undefined
+      ? new EventPublisher(transport, {
+          namespace,
+          instance: instanceId,
+          signer: resolved.signer,
+          maxMessageBytes: resolved.maxMessageBytes,
+          publishTimeout: resolved.publishTimeout,
+        })
+      : undefined;
+  observer.streamTo(events);
   const announceOn = bus;
   const reads = new ReadThrough(fences, memory, store, trust, observer);
   const path = new WritePath(fences, memory, trust, observer, (keys) => {
@@ -154,12 +173,14 @@ export function buildParts<V>(resolved: ResolvedOptions, emitter: EventEmitter, 
   });
   return {
     namespace,
+    instanceId,
     keys: opened.keys,
     memory,
     store,
     trust,
     observer,
     bus,
+    events,
     breaker,
     reads,
     path,
@@ -178,7 +199,7 @@ export function buildParts<V>(resolved: ResolvedOptions, emitter: EventEmitter, 
 /**
  * Closes the parts, each step bounded so that a SIGTERM handler never waits on a store or a Redis that
  * hangs: writes in flight finish and announce themselves and loaders in the background are told to stop
- * (together, storeTimeout at most), then the bus (its last publish, publishTimeout at most), the lock, and
+ * (together, storeTimeout at most), then the bus and the event stream together (their last publish, publishTimeout at most), the lock, and
  * a store built from a URL (forced closed after storeTimeout). In all: 2 x storeTimeout + publishTimeout.
  */
 export async function closeParts<V>(parts: Parts<V>): Promise<void> {
@@ -202,7 +223,8 @@ export async function closeParts<V>(parts: Parts<V>): Promise<void> {
       // Nobody will publish them now: the other processes keep their copies until they expire.
       observer.error(new BusError(`closed with ${unpublished} invalidation(s) not yet published: the bus was down`));
     }
-    await bus?.close();
+    // The event stream and the bus each send their last messages, side by side.
+    await Promise.all([parts.events?.close(), bus?.close()]);
     await parts.lock?.close();
   } finally {
     parts.memory.clear();

@@ -14,6 +14,9 @@ import { INTERNAL_KEY_PREFIX } from './store/keys.js';
 import type { StoreTier } from './store/store-tier.js';
 import type { GetOrSetOptions, LoaderContext, SetManyEntry, SetOptions, SyncedCacheEvents, SyncedCacheStats } from './types.js';
 
+// biome-ignore lint/suspicious/noExplicitAny: the value type of the private parts, erased (see #parts)
+type Erased = any;
+
 /**
  * A two-tier cache: an in-process LRU (L1) in front of a shared Keyv store (L2), kept coherent across
  * processes by invalidations on a bus (Redis pub/sub).
@@ -27,9 +30,13 @@ import type { GetOrSetOptions, LoaderContext, SetManyEntry, SetOptions, SyncedCa
 export class SyncedCache<V = unknown> extends EventEmitter<SyncedCacheEvents> {
   /** The namespace: the Keyv namespace of the store and the bus channel `synced-cache:<namespace>`. */
   readonly namespace: string;
-  readonly #parts: Parts<V>;
+  // The parts hold V in both directions (loaders take it, memory gives it), and TypeScript compares
+  // private fields across instantiations: typed Parts<V>, a SyncedCache<string> would not be a
+  // SyncedCache<unknown>, which is what every integration (cacheResponses, the session store) takes.
+  // So V is erased here, and the public methods below restore it.
+  readonly #parts: Parts<Erased>;
   // The hot path's parts, held directly: a memory hit reads these and nothing else.
-  readonly #memory: MemoryTier<V>;
+  readonly #memory: MemoryTier<Erased>;
   readonly #trust: Trust;
   readonly #prefix: string | undefined;
   readonly #observer: Observer;
@@ -50,9 +57,9 @@ export class SyncedCache<V = unknown> extends EventEmitter<SyncedCacheEvents> {
     this.#listening = parts.observer.listening;
   }
 
-  /** This instance's id on the bus (`undefined` without a bus). */
-  get instanceId(): string | undefined {
-    return this.#parts.bus?.id;
+  /** This instance's id: in every event's `instance`, and its sender id on the bus. A random UUID. */
+  get instanceId(): string {
+    return this.#parts.instanceId;
   }
 
   /** A Keyv over the cache's store adapter and namespace. Writes made through it are not announced. */
@@ -63,6 +70,14 @@ export class SyncedCache<V = unknown> extends EventEmitter<SyncedCacheEvents> {
   /** True when {@link keys} and {@link entries} can list the store (the in-memory default, Redis, PostgreSQL, ...). */
   get canList(): boolean {
     return this.#parts.store.canList;
+  }
+
+  /**
+   * True when every event is also published on the bus's events channel (`events: { bus: true }` with
+   * a bus), so an event is worth building even when no listener is attached in this process.
+   */
+  get streamsEvents(): boolean {
+    return this.#parts.events !== undefined;
   }
 
   /** The value of `key`, or `undefined`. Served from memory when it is there and memory is trusted. */
@@ -253,7 +268,14 @@ export class SyncedCache<V = unknown> extends EventEmitter<SyncedCacheEvents> {
   /** Counters since creation, and the bus state. */
   stats(): SyncedCacheStats {
     const parts = this.#parts;
-    return snapshot(this.#counts, parts.bus, this.#memory.size, parts.breaker);
+    return snapshot(this.#counts, parts.bus, this.#memory.size, parts.breaker, parts.events);
+  }
+
+  /** Emits like EventEmitter's; an event the event stream carries (`events: { bus: true }`) also goes there. */
+  override emit<K>(event: K | keyof SyncedCacheEvents, ...args: K extends keyof SyncedCacheEvents ? SyncedCacheEvents[K] : never): boolean {
+    // Undefined while the constructor builds the observer, which emits 'newListener' as it hooks in.
+    (this.#observer as Observer | undefined)?.tap(event as string, args[0]);
+    return super.emit(event, ...(args as never));
   }
 
   /** Removes listeners like EventEmitter's, and keeps the hooks that the hot-path switches depend on. */

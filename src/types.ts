@@ -1,19 +1,33 @@
 /** Which tier served a hit. */
 export type Tier = 'memory' | 'store';
 
+/**
+ * What every event's payload carries (every event but `'error'`, which is an `Error`): when it happened
+ * and which cache it happened in, so that lines from many processes can be merged and told apart.
+ */
+export interface EventStamp {
+  /** When the event was emitted, in ms since the epoch (`Date.now()`). */
+  at: number;
+  /** The emitting cache's instance id ({@link SyncedCache.instanceId}), also its sender id on the bus. */
+  instance: string;
+}
+
 /** Payload of the 'hit' event. */
-export interface HitEvent {
+export interface HitEvent extends EventStamp {
   key: string;
   tier: Tier;
 }
 
-/** Payload of the 'miss', 'set' and 'delete' events. */
-export interface KeyEvent {
+/** Payload of the 'miss', 'set', 'delete' and 'expire' events. */
+export interface KeyEvent extends EventStamp {
   key: string;
 }
 
+/** Payload of the 'clear' and 'bus:up' events: the stamp alone. */
+export type StampEvent = EventStamp;
+
 /** Payload of the 'invalidate' event: a message from another instance was applied. */
-export interface InvalidateEvent {
+export interface InvalidateEvent extends EventStamp {
   /** The keys dropped from memory, or `'*'` for everything. */
   keys: readonly string[] | '*';
   /** Instance id of the sender. */
@@ -21,7 +35,7 @@ export interface InvalidateEvent {
 }
 
 /** Payload of the 'bus:down' event. */
-export interface BusDownEvent {
+export interface BusDownEvent extends EventStamp {
   /** Why the bus is considered down. */
   reason: Error | undefined;
 }
@@ -42,10 +56,12 @@ export interface SyncedCacheEvents {
   miss: [KeyEvent];
   set: [KeyEvent];
   delete: [KeyEvent];
-  clear: [];
+  /** An entry found past its end of life on access (in memory, or handed back by a store that keeps expired records). */
+  expire: [KeyEvent];
+  clear: [StampEvent];
   invalidate: [InvalidateEvent];
   error: [Error];
-  'bus:up': [];
+  'bus:up': [StampEvent];
   'bus:down': [BusDownEvent];
   breaker: [BreakerEvent];
   stale: [StaleEvent];
@@ -103,13 +119,18 @@ export interface SyncedCacheStats {
   refreshes: number;
   /** The getOrSet lock across processes: loads run holding it, callers that waited for another process's load, and loads taken over after a wait ran out. */
   lock: { acquired: number; waited: number; tookOver: number };
+  /**
+   * The event stream (`events: { bus: true }`): events sent on the events channel, and events dropped
+   * (the channel down or slow, its queue full, or an event too large for one message). Best effort.
+   */
+  events: { published: number; dropped: number };
 }
 
 /** Where the store's circuit breaker stands. */
 export type BreakerState = 'closed' | 'open' | 'half-open';
 
 /** Payload of the 'breaker' event. */
-export interface BreakerEvent {
+export interface BreakerEvent extends EventStamp {
   state: BreakerState;
 }
 
@@ -155,7 +176,7 @@ export interface SetManyEntry<V> {
 export type StaleReason = 'store-error' | 'store-timeout' | 'store-unavailable' | 'loader-error' | 'loader-timeout';
 
 /** Payload of the 'stale' event: a value past its ttl (within grace) was served because fresh data could not be had. */
-export interface StaleEvent {
+export interface StaleEvent extends EventStamp {
   key: string;
   reason: StaleReason;
 }

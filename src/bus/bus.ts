@@ -44,6 +44,8 @@ export interface BusOptions {
   publishTimeout: number;
   /** Time source for heartbeat and sender ages. */
   clock: Clock;
+  /** This instance's id, its messages' origin: the cache's instance id. @default a random UUID */
+  id?: string;
   /** Most senders whose sequence numbers are remembered. @default {@link MAX_SENDERS} */
   maxSenders?: number;
   /**
@@ -82,7 +84,7 @@ const SENDER_EXPIRY_INTERVALS = 30;
  */
 export class Bus {
   /** This instance's id on the bus; its own messages are recognised by it. */
-  readonly id: string = randomUUID();
+  readonly id: string;
   readonly #options: BusOptions;
   readonly #handlers: BusHandlers;
   readonly #echo: boolean;
@@ -112,6 +114,7 @@ export class Bus {
   reconnects = 0;
 
   constructor(transport: BusTransport, options: BusOptions, handlers: BusHandlers) {
+    this.id = options.id ?? randomUUID();
     this.#options = options;
     this.#handlers = handlers;
     this.#echo = transport.echoesOwnMessages;

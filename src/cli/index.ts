@@ -8,7 +8,7 @@ import { note, setJsonOutput } from './output.js';
 import { escapeText } from './printable.js';
 import { rememberSecrets, scrub } from './redact.js';
 import { addStashCommands } from './stash.js';
-import { watchCommand } from './watch.js';
+import { type WatchOptions, watchCommand } from './watch.js';
 
 // ---------------------------------------------------------------------------------------------------
 // The program
@@ -112,7 +112,14 @@ Examples:
     .command('watch')
     .description('print each invalidation of the namespace as it happens (time, origin, keys) until interrupted')
     .option('--heartbeats', 'also print the heartbeats every cache sends')
-    .action(async (local: { heartbeats?: boolean }, command: Command) => setExit(await watchCommand(local, globals(command))));
+    .option('--events', 'also print the operations of every cache with events: { bus: true } (set, delete, clear, expire, push, pop)')
+    .addOption(
+      new Option(
+        '--secret <secret>',
+        "the caches' secret, to read signed channels (prefer the environment: arguments are visible to ps)",
+      ).env('SYNCED_CACHE_SECRET'),
+    )
+    .action(async (local: WatchOptions, command: Command) => setExit(await watchCommand(local, globals(command))));
 
   addStashCommands(program, globals, setExit);
 

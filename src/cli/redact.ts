@@ -117,6 +117,11 @@ export function rememberSecrets(raw: string): void {
   for (const [start, end] of secretValues(raw)) add(raw.slice(start, end));
 }
 
+/** Notes a secret given as it is (`watch --secret`), so that {@link scrub} masks it wherever it shows up. */
+export function rememberSecret(secret: string): void {
+  if (secret !== '') remembered.add(secret);
+}
+
 /**
  * Text from elsewhere (a dependency's error message, Commander's): every URL in it redacted, and every
  * remembered secret masked. Our own messages need no scrubbing: they show URLs only through `redactUrl`.

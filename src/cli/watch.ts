@@ -1,5 +1,15 @@
-// watch: every message on the namespace's channel, one line each, until interrupted.
-import { channelFor, decodeMessage, MessageType } from 'synced-cache';
+// watch: every message on the namespace's channel, one line each, until interrupted; with --events, also
+// every operation the caches stream on its events channel.
+import {
+  channelFor,
+  decodeEvents,
+  decodeMessage,
+  type EventsMessage,
+  eventsChannelFor,
+  formatEvent,
+  MessageSigner,
+  MessageType,
+} from 'synced-cache';
 import { connectRedis, type RedisConnection } from '../redis/connect.js';
 import { resolveTargets } from './context.js';
 import { Deadline } from './deadline.js';
@@ -7,27 +17,62 @@ import { CliError, EXIT, explain, usage } from './errors.js';
 import type { GlobalOptions } from './options.js';
 import { note, print } from './output.js';
 import { showToken, toJson } from './printable.js';
-import { redactUrl } from './redact.js';
+import { redactUrl, rememberSecret } from './redact.js';
 
-export async function watchCommand(local: { heartbeats?: boolean }, options: GlobalOptions): Promise<number> {
+export interface WatchOptions {
+  heartbeats?: boolean;
+  events?: boolean;
+  secret?: string;
+}
+
+/** Senders whose last events sequence number is kept, for telling lost messages; past it, all are forgotten. */
+const MAX_TRACKED = 10_000;
+
+function signerOf(secret: string | undefined): MessageSigner | undefined {
+  if (secret === undefined) return undefined;
+  rememberSecret(secret);
+  try {
+    return new MessageSigner(secret);
+  } catch (error) {
+    throw usage(`--secret: ${(error as Error).message.replace(/^synced-cache: option "secret" /, '')}`);
+  }
+}
+
+export async function watchCommand(local: WatchOptions, options: GlobalOptions): Promise<number> {
   // Only connecting and subscribing draw on --timeout; watching itself lasts until interrupted.
   const deadline = new Deadline(options.timeout);
   const { redis } = resolveTargets(options);
   if (redis === undefined) throw usage('watch needs the bus: pass --redis <url> (or a redis:// --store)');
-  const channel = channelFor(options.namespace);
+  const signer = signerOf(local.secret);
+  const namespace = options.namespace;
+  const channel = channelFor(namespace);
+  const eventsChannel = eventsChannelFor(namespace);
   let connection: RedisConnection;
   try {
     connection = await connectRedis(redis, { timeout: deadline.remaining(), name: 'synced-cache:watch' });
   } catch (error) {
     throw new CliError(explain(error, 'Redis', redis, options.timeout));
   }
+  const signedNoted = new Set<string>();
+  /** A message that was not shown. Signed ones without --secret are said once per channel: every message would be. */
+  const ignored = (time: string, on: string, reason: string) => {
+    if (signer === undefined && reason.startsWith('a signed message')) {
+      if (!signedNoted.has(on)) {
+        signedNoted.add(on);
+        note(`${time} the messages on ${on} are signed: pass --secret (or SYNCED_CACHE_SECRET) to read them; they are ignored`);
+      }
+      return;
+    }
+    // The invalidation channel's notes read as they always have; the events channel's name themselves.
+    note(`${time} ignored a message${on === channel ? '' : ` on ${on}`}: ${reason}`);
+  };
   const onMessage = (payload: string) => {
     const now = Date.now();
     const time = new Date(now).toISOString();
     // No size limit here: an operator watching wants to see even a message the caches would refuse.
-    const message = decodeMessage(options.namespace, payload, Number.MAX_SAFE_INTEGER);
+    const message = decodeMessage(namespace, payload, Number.MAX_SAFE_INTEGER, signer);
     if (typeof message === 'string') {
-      note(`${time} ignored a message: ${message}`);
+      ignored(time, channel, message);
       return;
     }
     if (message.type === MessageType.Heartbeat && local.heartbeats !== true) return;
@@ -48,6 +93,35 @@ export async function watchCommand(local: { heartbeats?: boolean }, options: Glo
       ...(keys === undefined ? {} : { keys }),
     });
   };
+  const lastSeq = new Map<string, number>();
+  const lost = (batch: EventsMessage, time: string) => {
+    const last = lastSeq.get(batch.origin);
+    if (lastSeq.size >= MAX_TRACKED) lastSeq.clear();
+    lastSeq.set(batch.origin, batch.seq);
+    const from = `instance=${showToken(batch.origin)}`;
+    if (last !== undefined && batch.seq > last + 1) note(`${time} ${batch.seq - last - 1} event message(s) from ${from} lost in transit`);
+    if (batch.dropped > 0)
+      note(`${time} ${batch.dropped} event(s) dropped by ${from} (its events channel was down or slow, or its queue full)`);
+  };
+  const onEvents = (payload: string) => {
+    const time = new Date().toISOString();
+    const batch = decodeEvents(namespace, payload, Number.MAX_SAFE_INTEGER, signer);
+    if (typeof batch === 'string') {
+      ignored(time, eventsChannel, batch);
+      return;
+    }
+    lost(batch, time);
+    for (const { event, key, at } of batch.events) {
+      // The same line as logEvents() prints in-process; keys and ids are escaped there.
+      print(formatEvent(event, { key, at, instance: batch.origin }), {
+        time: new Date(at).toISOString(),
+        type: 'event',
+        event,
+        key: key ?? null,
+        instance: batch.origin,
+      });
+    }
+  };
   let subscribedOnce = false;
   connection.onConnectionChange((change) => {
     if (!subscribedOnce) return;
@@ -56,12 +130,14 @@ export async function watchCommand(local: { heartbeats?: boolean }, options: Glo
   });
   try {
     await deadline.race(connection.subscribe(channel, onMessage), 'SUBSCRIBE');
+    if (local.events === true) await deadline.race(connection.subscribe(eventsChannel, onEvents), 'SUBSCRIBE');
   } catch (error) {
     connection.disconnect();
     throw new CliError(explain(error, 'Redis', redis, options.timeout));
   }
   subscribedOnce = true;
-  note(`watching ${channel} on ${redactUrl(redis)} (Ctrl-C to stop)`);
+  const watched = local.events === true ? `${channel} and ${eventsChannel}` : channel;
+  note(`watching ${watched} on ${redactUrl(redis)}${signer === undefined ? '' : ', checking signatures'} (Ctrl-C to stop)`);
   await new Promise<void>((resolve) => {
     const stop = () => resolve();
     process.once('SIGINT', stop);

@@ -81,11 +81,11 @@ export class OutsideChanges<V> {
     if (status === 'up') {
       this.up('bus');
       if (closing) this.#trust.close();
-      observer.emitSafely('bus:up');
+      observer.busUp();
     } else if (status === 'down') {
       this.down('bus');
       if (reason !== undefined) observer.error(reason);
-      observer.emitSafely('bus:down', { reason });
+      observer.busDown(reason);
     } else if (status === 'closed') {
       this.#trust.down('bus');
     }

@@ -37,6 +37,12 @@ export class MemoryTier<V> {
   readonly #clock: Clock;
   /** When the stale copy of an entry written with grace may no longer be served (memory clock); only with staleCopies. */
   readonly #graceUntil: Map<string, number> | undefined;
+  /**
+   * The last key lru-cache dropped because a read found it past its life, for {@link takeExpired}. One
+   * slot, written by lru-cache's dispose, which runs only when an entry goes (never on a hit), so a read
+   * pays nothing for it.
+   */
+  #expired: string | undefined;
 
   constructor(options: MemoryTierOptions) {
     this.#ttlCap = options.ttl;
@@ -50,8 +56,15 @@ export class MemoryTier<V> {
       ...(options.maxSize === undefined ? {} : { maxSize: options.maxSize + 1 }),
       // An entry past its fresh life stays (get() still misses it) until evicted, deleted or overwritten,
       // and the grace deadline goes with it.
+      // With stale copies, an entry past its fresh life is kept for grace, not dropped when read, so no
+      // read ever finds one "expired" here: its end is the store's to tell.
       ...(graceUntil === undefined
-        ? {}
+        ? {
+            noDisposeOnSet: true,
+            dispose: (_value: Stored, key: string | symbol, reason: LRUCache.DisposeReason) => {
+              if (reason === 'expire') this.#expired = key as string;
+            },
+          }
         : { noDeleteOnStaleGet: true, dispose: (_value: Stored, key: string | symbol) => void graceUntil.delete(key as string) }),
       perf: options.clock,
       // lru-cache reuses a reading of the clock for 1 ms of real time; an injected clock is read every
@@ -68,6 +81,16 @@ export class MemoryTier<V> {
 
   get(key: string): V | undefined {
     return this.#lru.get(key) as V | undefined;
+  }
+
+  /**
+   * True when the read of `key` that just missed found it past its memory lifetime (and dropped it);
+   * forgets it either way. Ask at once after the miss, before anything else reads memory.
+   */
+  takeExpired(key: string): boolean {
+    const expired = this.#expired === key;
+    this.#expired = undefined;
+    return expired;
   }
 
   has(key: string): boolean {
@@ -136,6 +159,8 @@ export class MemoryTier<V> {
       for (const key of [...lru.keys()]) if (key !== SENTINEL) lru.delete(key);
     }
     this.#graceUntil?.clear();
+    // purgeStale() reports what it drops as expired; nobody read those.
+    this.#expired = undefined;
     this.#guard();
   }
 

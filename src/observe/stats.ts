@@ -36,6 +36,7 @@ export function snapshot(
   bus: BusFigures | undefined,
   memorySize: number,
   breaker: BreakerFigures | undefined,
+  events: { readonly published: number; readonly dropped: number } | undefined,
 ): SyncedCacheStats {
   return {
     hits: { memory: counts.memoryHits, store: counts.storeHits },
@@ -54,5 +55,6 @@ export function snapshot(
     stale: { ...counts.stale },
     refreshes: counts.refreshes,
     lock: { ...counts.lock },
+    events: { published: events?.published ?? 0, dropped: events?.dropped ?? 0 },
   };
 }

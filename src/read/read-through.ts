@@ -4,7 +4,7 @@ import { isStale } from '../entry/entry.js';
 import { StoreError, StoreTimeoutError, StoreUnavailableError } from '../errors.js';
 import type { MemoryTier } from '../memory/memory-tier.js';
 import type { Observer } from '../observe/events.js';
-import type { ReadEntry, StoreTier } from '../store/store-tier.js';
+import { EXPIRED, type ReadEntry, type StoreTier } from '../store/store-tier.js';
 import type { StaleReason } from '../types.js';
 
 /** What a store read found for one key: a fresh value, or a stale one within its grace. */
@@ -25,7 +25,8 @@ export function staleReason(error: unknown): StaleReason {
 /**
  * Reads that missed memory (or could not trust it) go to the store here, and only here: what the store
  * answered is classified in one place (fresh is a hit; stale within grace is a miss for `get`, and what
- * `getOrSet` falls back on; nothing, or a record past its life, is a miss) and put in memory only if it
+ * `getOrSet` falls back on; nothing, or a record past its life, is a miss, and the latter, or a memory copy
+ * found past its life on the way here, is also an expiry) and put in memory only if it
  * is fresh and nothing invalidated its key, or everything, since the read began. Concurrent readers of
  * one key share one store read, unless an invalidation overtook it: a caller arriving after an
  * invalidation must not get a value read before it. When the store fails, a stale copy kept in memory
@@ -58,10 +59,13 @@ export class ReadThrough<V> {
 
   /** What the store holds for `k`, fresh or stale, through the shared read; rejects when the store fails. */
   find(k: string, key: string): Promise<Found<V> | undefined> {
+    // Asked first, before anything else reads memory: the miss that brought us here may have dropped an
+    // expired copy. A joined read was started by the reader that dropped it.
+    const expired = this.#observer.listening.expire && this.#memory.takeExpired(k);
     const joined = this.#fences.joinableRead(k) as Promise<Found<V> | undefined> | undefined;
     if (joined !== undefined) return joined;
     const since = this.#fences.enter(k);
-    const read = this.#store.get(k).then((entry) => this.#settle(k, key, entry, since));
+    const read = this.#store.get(k).then((entry) => this.#settle(k, key, entry, since, expired));
     this.#share(k, read, since);
     return read;
   }
@@ -82,6 +86,8 @@ export class ReadThrough<V> {
     const pending: Promise<unknown>[] = [];
     const batch: string[] = [];
     const batchKeys: string[] = [];
+    const batchExpired: boolean[] = [];
+    const listening = this.#observer.listening;
     const waiting = new Map<string, number[]>();
     const answered = new Set<string>();
     const take = (k: string, found: Found<V> | undefined) => {
@@ -96,6 +102,7 @@ export class ReadThrough<V> {
         result[i] = value;
         continue;
       }
+      const expired = trusted && listening.expire && this.#memory.takeExpired(k);
       const slots = waiting.get(k);
       if (slots !== undefined) {
         slots.push(i);
@@ -109,12 +116,15 @@ export class ReadThrough<V> {
       }
       batch.push(k);
       batchKeys.push(keys[i] as string);
+      batchExpired.push(expired);
     }
     if (batch.length > 0) {
       const since = batch.map((k) => this.#fences.enter(k));
       const load = this.#store.getMany(batch);
       batch.forEach((k, j) => {
-        const read = load.then((entries) => this.#settle(k, batchKeys[j] as string, entries[j], since[j] as number));
+        const read = load.then((entries) =>
+          this.#settle(k, batchKeys[j] as string, entries[j], since[j] as number, batchExpired[j] === true),
+        );
         this.#share(k, read, since[j] as number);
         pending.push(read.then((found) => take(k, found)));
       });
@@ -152,9 +162,21 @@ export class ReadThrough<V> {
     read.then(release, release);
   }
 
-  /** What a store read found: fresh is a hit, filled into memory if nothing changed since `since`; anything else a miss. */
-  #settle(k: string, key: string, entry: ReadEntry<V> | undefined, since: number): Found<V> | undefined {
-    if (entry === undefined) {
+  /**
+   * What a store read found: fresh is a hit, filled into memory if nothing changed since `since`; anything
+   * else a miss. An expiry is a record past its life, or, when the store has nothing, the copy memory
+   * dropped as past its life (`memoryExpired`); a memory copy that outlived a cap (`memory.ttl`) while
+   * the store still has the entry is not one.
+   */
+  #settle(
+    k: string,
+    key: string,
+    entry: ReadEntry<V> | typeof EXPIRED | undefined,
+    since: number,
+    memoryExpired: boolean,
+  ): Found<V> | undefined {
+    if (entry === undefined || entry === EXPIRED) {
+      if (entry === EXPIRED || memoryExpired) this.#observer.expired(key);
       this.#observer.miss(key);
       return undefined;
     }

@@ -189,7 +189,8 @@ export class Stash<V = unknown> {
    */
   #emit(event: 'push' | 'pop', id: string): void {
     const cache = this.cache;
-    if (cache.listenerCount(event) === 0) return;
+    // Nothing is built for nobody; with `events: { bus: true }` the event stream is somebody.
+    if (cache.listenerCount(event) === 0 && !cache.streamsEvents) return;
     const payload: StashEvent = { key: id, at: Date.now(), instance: cache.instanceId };
     try {
       cache.emit(event, payload);

@@ -35,6 +35,9 @@ export interface StoreTierOptions {
 /** A live entry as read, with the size of its stored form. */
 export type ReadEntry<V> = Entry<V> & { size: number };
 
+/** What a read gives for a record the store still holds past its `expires` (a store that keeps expired records). */
+export const EXPIRED: unique symbol = Symbol('synced-cache: expired record');
+
 const NOT_APPLIED = 'the store adapter reported that the write was not applied';
 
 function undecodable(operation: StoreOperation, k: string, error: unknown): StoreError {
@@ -123,28 +126,32 @@ export class StoreTier<V> {
     return this.#codec.prepare(key, this.#keys.canon(key), value, expires, fresh);
   }
 
-  /** The entry of canonical key `k` while it lives (fresh, or stale within its grace), or undefined (absent, gone, or not a value). */
-  async get(k: string): Promise<ReadEntry<V> | undefined> {
+  /**
+   * The entry of canonical key `k` while it lives (fresh, or stale within its grace); {@link EXPIRED} for a
+   * record past its life that the store still keeps; undefined when absent or not a value.
+   */
+  async get(k: string): Promise<ReadEntry<V> | typeof EXPIRED | undefined> {
     const raw = await this.#calls.run('get', k, () => this.#driver.get(k));
     return this.#live('get', k, raw, Date.now());
   }
 
   /** The live entries of `ks`, aligned; one adapter call when the adapter has `getMany`. */
-  async getMany(ks: readonly string[]): Promise<(ReadEntry<V> | undefined)[]> {
+  async getMany(ks: readonly string[]): Promise<(ReadEntry<V> | typeof EXPIRED | undefined)[]> {
     const rows = await this.#calls.run('getMany', ks, () => this.#driver.getMany(ks));
     const now = Date.now();
     return Promise.all(ks.map((k, i) => this.#live('getMany', k, rows[i], now)));
   }
 
-  async #live(operation: StoreOperation, k: string, raw: unknown, now: number): Promise<ReadEntry<V> | undefined> {
+  async #live(operation: StoreOperation, k: string, raw: unknown, now: number): Promise<ReadEntry<V> | typeof EXPIRED | undefined> {
     let record: Entry<unknown> | undefined;
     try {
       record = await this.#codec.read(raw);
     } catch (error) {
       throw undecodable(operation, k, error);
     }
+    if (record === undefined) return undefined;
     // Expiry is judged before decrypting: a record past its life is a miss, whatever its value holds.
-    if (record === undefined || (record.expires !== undefined && record.expires <= now)) return undefined;
+    if (record.expires !== undefined && record.expires <= now) return EXPIRED;
     let entry: Entry<V>;
     try {
       entry = await this.#codec.open(k, record);
@@ -184,7 +191,7 @@ export class StoreTier<V> {
     const raw = await this.#calls.run('has', k, () => this.#driver.get(k));
     const now = Date.now();
     const entry = await this.#live('has', k, raw, now);
-    return entry !== undefined && !isStale(entry, now);
+    return entry !== undefined && entry !== EXPIRED && !isStale(entry, now);
   }
 
   async set(k: string, prepared: Prepared<V>, ttl: number | undefined, expires: number | undefined): Promise<void> {
@@ -231,7 +238,8 @@ export class StoreTier<V> {
     const raw = await this.#calls.run('get', k, () => this.#driver.get(k));
     const now = Date.now();
     const entry = await this.#live('get', k, raw, now);
-    return { raw: raw === null ? undefined : raw, entry: entry === undefined || isStale(entry, now) ? undefined : entry };
+    const fresh = entry === undefined || entry === EXPIRED || isStale(entry, now) ? undefined : entry;
+    return { raw: raw === null ? undefined : raw, entry: fresh };
   }
 
   /** True when the store can compare and set atomically (Redis). */
@@ -295,7 +303,7 @@ export class StoreTier<V> {
       if (k.startsWith(INTERNAL_KEY_PREFIX)) continue;
       const now = Date.now();
       const entry = await this.#live('iterate', k, raw, now);
-      if (entry !== undefined && !isStale(entry, now)) yield [k, { value: entry.value, expires: entry.expires }];
+      if (entry !== undefined && entry !== EXPIRED && !isStale(entry, now)) yield [k, { value: entry.value, expires: entry.expires }];
     }
   }
 

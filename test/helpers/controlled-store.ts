@@ -2,7 +2,8 @@ import { EventEmitter } from 'node:events';
 import type { KeyvStoreAdapter, StoredData } from 'keyv';
 import { deferred } from './wait.js';
 
-type Op = 'get' | 'set' | 'delete' | 'clear' | 'has';
+/** `iterate`: the start of a listing (Keyv 6's clear lists the namespace before deleting it). */
+type Op = 'get' | 'set' | 'delete' | 'clear' | 'has' | 'iterate';
 
 /** A call the test is holding: the underlying store has already answered (for reads) or not yet been written (for writes). */
 export interface HeldCall {
@@ -26,7 +27,7 @@ export class ControlledStore extends EventEmitter implements KeyvStoreAdapter {
   readonly held: HeldCall[] = [];
   readonly #failures = new Map<Op, Error>();
   readonly #keyFailures = new Map<string, Error>();
-  calls: Record<Op, number> = { get: 0, set: 0, delete: 0, clear: 0, has: 0 };
+  calls: Record<Op, number> = { get: 0, set: 0, delete: 0, clear: 0, has: 0, iterate: 0 };
 
   constructor(inner = new Map<string, unknown>()) {
     super();
@@ -118,6 +119,7 @@ export class ControlledStore extends EventEmitter implements KeyvStoreAdapter {
 
   /** The entries of `namespace` (keys that begin with it and a colon), as Keyv adapters' iterators yield them. */
   async *iterator<Value>(namespace?: string): AsyncGenerator<Array<string | Awaited<Value> | undefined>, void> {
+    await this.#gate('iterate', namespace);
     for (const [key, value] of [...this.inner]) {
       if (namespace === undefined || key.startsWith(`${namespace}:`)) yield [key, value as Awaited<Value>];
     }

@@ -23,3 +23,17 @@ export function keyvKey(namespace: string | undefined, key: string): string {
   if (KEYV_GENERATION === 5) return `${namespace ?? 'keyv'}:${key}`;
   return namespace === undefined ? key : `${namespace}::${key}`;
 }
+
+/**
+ * The record a Keyv of either generation keeps in a plain `Map` for `key` of `namespace`, parsed: Keyv 5
+ * stores the serialized string, Keyv 6's memory adapter `{ value: string, expires }`.
+ */
+export function mapRecord<R = { value: unknown; expires?: number; fresh?: number }>(
+  store: Map<unknown, unknown>,
+  namespace: string,
+  key: string,
+): R {
+  const held = store.get(adapterKey(namespace, key));
+  if (held === undefined) throw new Error(`no record for ${namespace}:${key} in the Map`);
+  return JSON.parse(typeof held === 'string' ? held : (held as { value: string }).value) as R;
+}

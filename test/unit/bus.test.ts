@@ -41,7 +41,7 @@ describe('invalidation between instances', () => {
     b.on('invalidate', (e) => events.push(e));
     await a.set('k', 2);
     await waitFor(() => events.length === 1, 'the invalidation');
-    expect(events[0]).toEqual({ keys: ['k'], origin: a.instanceId });
+    expect(events[0]).toEqual({ keys: ['k'], origin: a.instanceId, at: expect.any(Number), instance: b.instanceId });
     expect(await b.get('k')).toBe(2);
     await a.delete('k');
     await waitFor(() => events.length === 2, 'the delete');

@@ -390,26 +390,31 @@ describe('getOrSet', () => {
 });
 
 describe('events and lifecycle', () => {
-  it('emits hit, miss, set, delete and clear with their payloads', async () => {
+  it('emits hit, miss, set, delete and clear with their payloads, each stamped with at and instance', async () => {
     const cache = makeCache();
-    const seen: unknown[] = [];
-    cache.on('hit', (e) => seen.push(['hit', e]));
-    cache.on('miss', (e) => seen.push(['miss', e]));
-    cache.on('set', (e) => seen.push(['set', e]));
-    cache.on('delete', (e) => seen.push(['delete', e]));
-    cache.on('clear', () => seen.push(['clear']));
+    const seen: [string, Record<string, unknown>][] = [];
+    cache.on('hit', (e) => seen.push(['hit', { ...e }]));
+    cache.on('miss', (e) => seen.push(['miss', { ...e }]));
+    cache.on('set', (e) => seen.push(['set', { ...e }]));
+    cache.on('delete', (e) => seen.push(['delete', { ...e }]));
+    cache.on('clear', (e) => seen.push(['clear', { ...e }]));
+    const before = Date.now();
     await cache.get('a');
     await cache.set('a', 1);
     await cache.get('a');
     await cache.delete('a');
     await cache.clear();
+    const after = Date.now();
+    const stamp = { at: expect.any(Number), instance: cache.instanceId };
     expect(seen).toEqual([
-      ['miss', { key: 'a' }],
-      ['set', { key: 'a' }],
-      ['hit', { key: 'a', tier: 'memory' }],
-      ['delete', { key: 'a' }],
-      ['clear'],
+      ['miss', { key: 'a', ...stamp }],
+      ['set', { key: 'a', ...stamp }],
+      ['hit', { key: 'a', tier: 'memory', ...stamp }],
+      ['delete', { key: 'a', ...stamp }],
+      ['clear', stamp],
     ]);
+    for (const [, e] of seen) expect(e.at as number).toSatisfy((at: number) => at >= before && at <= after);
+    expect(cache.instanceId).toMatch(/^[0-9a-f-]{36}$/);
   });
 
   it('a throwing hit listener rejects the get instead of throwing synchronously', async () => {

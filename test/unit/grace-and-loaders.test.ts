@@ -7,6 +7,7 @@ import { manualClock } from '../helpers/clock.js';
 import { ControlledStore } from '../helpers/controlled-store.js';
 import { makeCache, uniqueNamespace } from '../helpers/factory.js';
 import { Hub } from '../helpers/hub.js';
+import { mapRecord } from '../helpers/keyv-generation.js';
 import { deferred, waitFor } from '../helpers/wait.js';
 
 /** Waits until `ms` of wall-clock time have passed (store expiry is on Date.now()). */
@@ -40,9 +41,9 @@ describe('grace: a stale copy answers when fresh data cannot be had', () => {
     // Two failures opened the breaker.
     expect(await cache.get('k')).toBe('v1');
     expect(events).toEqual([
-      { key: 'k', reason: 'store-error' },
-      { key: 'k', reason: 'store-timeout' },
-      { key: 'k', reason: 'store-unavailable' },
+      { key: 'k', reason: 'store-error', at: expect.any(Number), instance: cache.instanceId },
+      { key: 'k', reason: 'store-timeout', at: expect.any(Number), instance: cache.instanceId },
+      { key: 'k', reason: 'store-unavailable', at: expect.any(Number), instance: cache.instanceId },
     ]);
     expect(cache.stats().stale).toEqual({
       'store-error': 1,
@@ -66,7 +67,7 @@ describe('grace: a stale copy answers when fresh data cannot be had', () => {
     let calls = 0;
     expect(await cache.getOrSet('k', () => `new ${++calls}`)).toBe('old');
     expect(calls).toBe(0);
-    expect(events).toEqual([{ key: 'k', reason: 'store-error' }]);
+    expect(events).toEqual([{ key: 'k', reason: 'store-error', at: expect.any(Number), instance: cache.instanceId }]);
     // Without a stale copy, the loader answers (its value cannot be stored).
     expect(await cache.getOrSet('other', () => `new ${++calls}`)).toBe('new 1');
   });
@@ -119,7 +120,7 @@ describe('grace: a stale copy answers when fresh data cannot be had', () => {
     });
     expect(value).toBe('old');
     expect(seen).toEqual(['old']);
-    expect(events).toEqual([{ key: 'k', reason: 'loader-error' }]);
+    expect(events).toEqual([{ key: 'k', reason: 'loader-error', at: expect.any(Number), instance: reader.instanceId }]);
     // A loader that answers replaces it.
     expect(await reader.getOrSet('k', () => 'new', { ttl: 60_000 })).toBe('new');
     expect(await makeCache<string>({ store, namespace }).get('k')).toBe('new');
@@ -129,7 +130,7 @@ describe('grace: a stale copy answers when fresh data cannot be had', () => {
     const store = new Map<string, unknown>();
     const cache = makeCache<string>({ store, namespace: 'plain-reader', grace: 60_000 });
     await cache.set('k', 'v', { ttl: 1_000 });
-    const record = JSON.parse(store.get('plain-reader:k') as string) as { value: string; expires: number; fresh: number };
+    const record = mapRecord<{ value: string; expires: number; fresh: number }>(store, 'plain-reader', 'k');
     expect(record.value).toBe('v');
     expect(record.expires - record.fresh).toBe(60_000);
     expect(await cache.keyv.get('k')).toBe('v');
@@ -149,7 +150,7 @@ describe('loader timeouts', () => {
     const started = performance.now();
     expect(await cache.getOrSet('k', () => slow.promise, { ttl: 60_000 })).toBe('old');
     expect(performance.now() - started).toBeLessThan(30 + 300);
-    expect(events).toEqual([{ key: 'k', reason: 'loader-timeout' }]);
+    expect(events).toEqual([{ key: 'k', reason: 'loader-timeout', at: expect.any(Number), instance: cache.instanceId }]);
     slow.resolve('new');
     await waitFor(async () => (await makeCache<string>({ store, namespace }).get('k')) === 'new', 'the late result to be stored');
   });
@@ -175,7 +176,7 @@ describe('loader timeouts', () => {
     await wallClockPast(until);
     const events = staleEvents(withStale);
     expect(await withStale.getOrSet('s', () => new Promise<string>(() => {}), { hardTimeout: 40 })).toBe('old');
-    expect(events).toEqual([{ key: 's', reason: 'loader-timeout' }]);
+    expect(events).toEqual([{ key: 's', reason: 'loader-timeout', at: expect.any(Number), instance: withStale.instanceId }]);
   });
 
   it('a loader that throws synchronously fails like one that rejects; one that answers undefined stores nothing', async () => {

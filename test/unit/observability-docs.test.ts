@@ -27,6 +27,7 @@ const EVENTS: Record<keyof SyncedCacheEvents, true> = {
   'bus:down': true,
   breaker: true,
   stale: true,
+  expire: true,
   push: true,
   pop: true,
 };

@@ -303,7 +303,7 @@ describe('push and pop events on stash.cache', () => {
     expect(seen).toHaveLength(2);
   });
 
-  it('are not emitted at all while nobody listens', async () => {
+  it('are not emitted at all while nobody listens and the cache streams no events', async () => {
     const stash = makeStash();
     const emit = vi.spyOn(stash.cache as EventEmitter, 'emit');
     const stashEvents = () => emit.mock.calls.map((call) => call[0]).filter((e) => e === 'push' || e === 'pop');

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { manualClock } from '../helpers/clock.js';
 import { makeCache } from '../helpers/factory.js';
+import { mapRecord } from '../helpers/keyv-generation.js';
 
 describe('lifetimes', () => {
   it('a memory copy never outlives the store copy it was read from', async () => {
@@ -94,7 +95,7 @@ describe('per-call ttls', () => {
     const cache = makeCache<string>({ clock, store, namespace: 'positional' });
     await cache.set('k', 'v', 50);
     expect(await cache.getOrSet('g', () => 'loaded', 50)).toBe('loaded');
-    const record = (key: string) => JSON.parse(store.get(`positional:${key}`) as string) as { expires?: number };
+    const record = (key: string) => mapRecord<{ expires?: number }>(store, 'positional', key);
     for (const key of ['k', 'g']) {
       expect(record(key).expires).toBeGreaterThan(Date.now());
       expect(record(key).expires).toBeLessThanOrEqual(Date.now() + 50);
@@ -110,7 +111,7 @@ describe('per-call ttls', () => {
     const cache = makeCache<string>({ store, namespace: 'fraction' });
     const before = Date.now();
     await cache.set('k', 'v', { ttl: 60_000.2 });
-    const { expires } = JSON.parse(store.get('fraction:k') as string) as { expires: number };
+    const { expires } = mapRecord<{ expires: number }>(store, 'fraction', 'k');
     expect(Number.isInteger(expires)).toBe(true);
     expect(expires - before).toBeGreaterThanOrEqual(60_001);
   });

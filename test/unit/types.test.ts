@@ -1,14 +1,19 @@
 import { describe, expectTypeOf, it } from 'vitest';
 import type {
   BusTransport,
+  EventStamp,
+  EventsOptions,
   HitEvent,
   InvalidateEvent,
+  KeyEvent,
+  StampEvent,
   StoreError,
   SyncedCache,
   SyncedCacheError,
   SyncedCacheOptions,
   SyncedCacheStats,
 } from '../../src/index.js';
+import { logEvents } from '../../src/index.js';
 
 // Checked by `tsc --noEmit` (part of `npm test`); at run time these assertions are no-ops.
 describe('public types', () => {
@@ -32,10 +37,24 @@ describe('public types', () => {
       expectTypeOf(cache.keys()).toEqualTypeOf<AsyncGenerator<string, void>>();
       expectTypeOf(cache.entries()).toEqualTypeOf<AsyncGenerator<[string, User], void>>();
       expectTypeOf(cache.stats()).toEqualTypeOf<SyncedCacheStats>();
+      // A typed cache is a SyncedCache: cacheResponses and the session store take any cache.
+      expectTypeOf(cache).toExtend<SyncedCache>();
+      expectTypeOf<SyncedCache<string>>().toExtend<SyncedCache<unknown>>();
       expectTypeOf<SyncedCacheStats['bus']>().toEqualTypeOf<'up' | 'down' | 'off'>();
       cache.on('hit', (event) => expectTypeOf(event).toEqualTypeOf<HitEvent>());
       cache.on('invalidate', (event) => expectTypeOf(event).toEqualTypeOf<InvalidateEvent>());
       cache.on('error', (error) => expectTypeOf(error).toEqualTypeOf<Error>());
+      cache.on('expire', (event) => expectTypeOf(event).toEqualTypeOf<KeyEvent>());
+      cache.on('clear', (event) => expectTypeOf(event).toEqualTypeOf<StampEvent>());
+      cache.on('bus:up', (event) => expectTypeOf(event).toEqualTypeOf<StampEvent>());
+      expectTypeOf<StampEvent>().toEqualTypeOf<EventStamp>();
+      expectTypeOf<HitEvent>().toMatchTypeOf<EventStamp>();
+      expectTypeOf(cache.instanceId).toEqualTypeOf<string>();
+      expectTypeOf(cache.stats().events).toEqualTypeOf<{ published: number; dropped: number }>();
+      expectTypeOf<NonNullable<SyncedCacheOptions['events']>>().toEqualTypeOf<EventsOptions>();
+      expectTypeOf(logEvents(cache)).toEqualTypeOf<() => void>();
+      // @ts-expect-error: emit is typed like on
+      cache.emit('set', { key: 'k' });
       expectTypeOf<SyncedCacheOptions['ttl']>().toEqualTypeOf<number | undefined>();
       expectTypeOf<SyncedCacheOptions['transport']>().toEqualTypeOf<BusTransport | undefined>();
       expectTypeOf<StoreError>().toMatchTypeOf<SyncedCacheError>();
