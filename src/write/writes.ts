@@ -3,7 +3,7 @@ import { StoreError } from '../errors.js';
 import type { LoadSettings, WriteSettings } from '../options.js';
 import { writeSettings } from '../options.js';
 import type { ReadThrough } from '../read/read-through.js';
-import type { KeyRules } from '../store/keys.js';
+import { INTERNAL_KEY_PREFIX, type KeyRules } from '../store/keys.js';
 import type { StoreTier } from '../store/store-tier.js';
 import type { SetManyEntry, SetOptions } from '../types.js';
 import type { AddGuard } from './add.js';
@@ -40,6 +40,17 @@ export interface WritesParts<V> {
 }
 
 /**
+ * A key a write may take: a valid key, and none of the library's own (an encryption salt, say), which a
+ * caller's write or delete would corrupt. Judged on the canonical form, so `ns:__synced-cache:x` is one too.
+ */
+function checkWriteKey(key: unknown, operation: string, parts: WritesParts<unknown>): asserts key is string {
+  checkKey(key, operation, parts.maxKeyLength);
+  if (parts.keys.canon(key).startsWith(INTERNAL_KEY_PREFIX)) {
+    throw new TypeError(`synced-cache: ${operation}: keys beginning with "${INTERNAL_KEY_PREFIX}" are the library's own; choose another key`);
+  }
+}
+
+/**
  * Every kind of write, as the public methods take it: the input checked before anything is touched,
  * the value prepared for the store, then one plan run through the one write protocol (write-path.ts).
  * Every write is tracked from its first line, so that close() lets it finish and announce itself.
@@ -54,7 +65,7 @@ export class Writes<V> {
   set(key: string, value: V, options: SetOptions | number | undefined): Promise<void> {
     const { path, defaults } = this.#parts;
     return path.track(async () => {
-      checkKey(key, 'set', this.#parts.maxKeyLength);
+      checkWriteKey(key, 'set', this.#parts);
       this.#parts.open('set');
       await path.run(await this.#setPlan(key, value, writeSettings('set', key, options, defaults)));
     });
@@ -78,7 +89,7 @@ export class Writes<V> {
         if (typeof entry !== 'object' || entry === null) {
           throw new TypeError('synced-cache: setMany: each entry must be an object { key, value, ttl?, grace? }');
         }
-        checkKey(entry.key, 'setMany', this.#parts.maxKeyLength);
+        checkWriteKey(entry.key, 'setMany', this.#parts);
         const settings = writeSettings('setMany', entry.key, { ttl: entry.ttl, grace: entry.grace }, defaults);
         const t = timing(settings.ttl, settings.grace);
         const prepared = await store.prepare(entry.key, entry.value, t.expires, t.fresh);
@@ -91,7 +102,7 @@ export class Writes<V> {
   add(key: string, value: V, options: SetOptions | number | undefined): Promise<boolean> {
     const { path, store, keys, reads, guard, defaults } = this.#parts;
     return path.track(async () => {
-      checkKey(key, 'add', this.#parts.maxKeyLength);
+      checkWriteKey(key, 'add', this.#parts);
       this.#parts.open('add');
       const settings = writeSettings('add', key, options, defaults);
       const k = keys.canon(key);
@@ -128,7 +139,7 @@ export class Writes<V> {
   ): Promise<V | undefined> {
     const { path, store, keys, guard, defaults } = this.#parts;
     return path.track(async () => {
-      checkKey(key, 'update', this.#parts.maxKeyLength);
+      checkWriteKey(key, 'update', this.#parts);
       if (typeof updater !== 'function') throw new TypeError('synced-cache: update: updater must be a function');
       this.#parts.open('update');
       const settings = writeSettings('update', key, options, defaults);
@@ -150,7 +161,7 @@ export class Writes<V> {
   delete(key: string): Promise<boolean> {
     const { path, store, keys } = this.#parts;
     return path.track(async () => {
-      checkKey(key, 'delete', this.#parts.maxKeyLength);
+      checkWriteKey(key, 'delete', this.#parts);
       this.#parts.open('delete');
       return (await path.run(deletePlan(store, keys.canon(key), key))) === true;
     });
@@ -160,6 +171,7 @@ export class Writes<V> {
     const { path, store, keys } = this.#parts;
     return path.track(async () => {
       checkKeys(list, 'deleteMany', this.#parts.maxKeyLength);
+      for (const key of list) checkWriteKey(key, 'deleteMany', this.#parts);
       this.#parts.open('deleteMany');
       if (list.length === 0) return true;
       return (

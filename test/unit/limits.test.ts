@@ -153,3 +153,30 @@ describe('maxValueBytes', () => {
     expect(() => new SyncedCache({ maxValueBytes: Number.POSITIVE_INFINITY })).toThrow(RangeError);
   });
 });
+
+describe("the library's own keys", () => {
+  it('a write or delete of a key beginning with "__synced-cache:" is refused, touching nothing: the encryption salt stays', async () => {
+    const key = 'a passphrase for the salt test';
+    const { store, cache, heard, events } = watched({ encryption: { key } });
+    await cache.set('k', 'v');
+    const before = [...store.entries()].map(([k, v]) => [k, JSON.stringify(v)]);
+    expect(before.some(([k]) => String(k).includes('__synced-cache:salt'))).toBe(true);
+    const namespace = cache.namespace;
+    const refused = 'keys beginning with "__synced-cache:" are the library\'s own; choose another key';
+    for (const [operation, call] of [
+      ['set', () => cache.set('__synced-cache:salt', 'mine')],
+      ['set', () => cache.set(`${namespace}:__synced-cache:salt`, 'mine')],
+      ['setMany', () => cache.setMany([{ key: 'fine', value: 1 }, { key: '__synced-cache:x', value: 2 }])],
+      ['add', () => cache.add('__synced-cache:salt', 'mine')],
+      ['update', () => cache.update('__synced-cache:salt', () => 'mine')],
+      ['delete', () => cache.delete('__synced-cache:salt')],
+      ['deleteMany', () => cache.deleteMany(['k', '__synced-cache:salt'])],
+    ] as const) {
+      await expect(call(), operation).rejects.toThrow(new TypeError(`synced-cache: ${operation}: ${refused}`));
+    }
+    expect([...store.entries()].map(([k, v]) => [k, JSON.stringify(v)])).toEqual(before);
+    expect(events.filter((e) => e === 'set' || e === 'delete')).toEqual(['set']);
+    expect(heard).toHaveLength(1);
+    expect(await makeCache({ store, namespace, encryption: { key } }).get('k')).toBe('v');
+  });
+});
