@@ -46,7 +46,9 @@ export interface WritesParts<V> {
 function checkWriteKey(key: unknown, operation: string, parts: WritesParts<unknown>): asserts key is string {
   checkKey(key, operation, parts.maxKeyLength);
   if (parts.keys.canon(key).startsWith(INTERNAL_KEY_PREFIX)) {
-    throw new TypeError(`synced-cache: ${operation}: keys beginning with "${INTERNAL_KEY_PREFIX}" are the library's own; choose another key`);
+    throw new TypeError(
+      `synced-cache: ${operation}: keys beginning with "${INTERNAL_KEY_PREFIX}" are the library's own; choose another key`,
+    );
   }
 }
 

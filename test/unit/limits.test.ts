@@ -166,7 +166,14 @@ describe("the library's own keys", () => {
     for (const [operation, call] of [
       ['set', () => cache.set('__synced-cache:salt', 'mine')],
       ['set', () => cache.set(`${namespace}:__synced-cache:salt`, 'mine')],
-      ['setMany', () => cache.setMany([{ key: 'fine', value: 1 }, { key: '__synced-cache:x', value: 2 }])],
+      [
+        'setMany',
+        () =>
+          cache.setMany([
+            { key: 'fine', value: 1 },
+            { key: '__synced-cache:x', value: 2 },
+          ]),
+      ],
       ['add', () => cache.add('__synced-cache:salt', 'mine')],
       ['update', () => cache.update('__synced-cache:salt', () => 'mine')],
       ['delete', () => cache.delete('__synced-cache:salt')],
