@@ -1,5 +1,5 @@
 import { readdirSync, readFileSync } from 'node:fs';
-import { join, relative, sep } from 'node:path';
+import { dirname, join, posix, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
@@ -42,5 +42,22 @@ describe('the layout', () => {
     expect(offenders.map((f) => f.name)).toEqual([]);
     // The room is where the imports are.
     expect(files.some((f) => f.name.startsWith('redis/') && LOADS_IOREDIS.test(f.text))).toBe(true);
+  });
+  it('every module is reached from an entry point of the build (tsup.config.ts): none is left behind by a move', () => {
+    const config = readFileSync(join(SRC, '..', 'tsup.config.ts'), 'utf8');
+    const entries = [...config.matchAll(/'src\/([^']+)\.ts'/g)].map((m) => `${m[1]}.ts`);
+    expect(entries).toContain('index.ts');
+    const byName = new Map(files.map((f) => [f.name, f.text]));
+    const reached = new Set<string>();
+    const queue = [...entries];
+    for (let name = queue.pop(); name !== undefined; name = queue.pop()) {
+      const text = byName.get(name);
+      if (reached.has(name) || text === undefined) continue;
+      reached.add(name);
+      for (const m of text.matchAll(/(?:\bfrom\s*|\bimport\s*\(\s*)'(\.{1,2}\/[^']+)\.js'/g)) {
+        queue.push(posix.normalize(posix.join(dirname(name), `${m[1]}.ts`)));
+      }
+    }
+    expect(files.map((f) => f.name).filter((name) => !reached.has(name))).toEqual([]);
   });
 });
