@@ -1,12 +1,12 @@
 // The cache a command works on, opened and always closed again, within the command's time budget.
 import type { KeyvStoreAdapter } from 'keyv';
-import { SyncedCache, type SyncedCacheOptions } from 'synced-cache';
+import { MessageSigner, SyncedCache, type SyncedCacheOptions } from 'synced-cache';
 import { checkRedis } from '../redis/connect.js';
 import type { Deadline } from './deadline.js';
 import { CliError, causes, explain, TimeoutError, usage } from './errors.js';
 import { type GlobalOptions, parseUrl } from './options.js';
 import { note } from './output.js';
-import { scrub } from './redact.js';
+import { rememberSecret, scrub } from './redact.js';
 import { openStore, type StoreSpec, storeSpec } from './stores.js';
 
 export interface Context {
@@ -32,6 +32,20 @@ export function resolveTargets(options: GlobalOptions): { store: StoreSpec; redi
   return { store, redis };
 }
 
+/**
+ * Checks `--secret` (or SYNCED_CACHE_SECRET) as the caches would, as a usage error, and notes it so that
+ * nothing printed shows it.
+ */
+export function checkSecret(secret: string | undefined): void {
+  if (secret === undefined) return;
+  rememberSecret(secret);
+  try {
+    new MessageSigner(secret);
+  } catch (error) {
+    throw usage(`--secret: ${(error as Error).message.replace(/^synced-cache: option "secret" /, '')}`);
+  }
+}
+
 /** Checks that the Redis at `url` answers and takes the URL's credentials, within the budget. */
 export async function checkBus(url: string, deadline: Deadline): Promise<void> {
   try {
@@ -55,6 +69,7 @@ export async function withCache(
   build: (options: SyncedCacheOptions) => SyncedCache<unknown> = (o) => new SyncedCache<unknown>(o),
 ): Promise<number> {
   const { store, redis } = resolveTargets(options);
+  checkSecret(options.secret);
   const useBus = bus && redis !== undefined;
   if (bus && redis === undefined) {
     note(`warning: no --redis given, so other processes will not be told of this change (their memory may serve the old value)`);
@@ -72,6 +87,8 @@ export async function withCache(
       redis: useBus ? redis : undefined,
       storeTimeout: options.timeout,
       circuitBreaker: false,
+      // Signed like the caches' own, or they would ignore what this command announces.
+      ...(options.secret === undefined ? {} : { secret: options.secret }),
     });
   } catch (error) {
     void closeAdapter(opened.adapter);

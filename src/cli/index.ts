@@ -46,6 +46,12 @@ function buildProgram(setExit: (code: number) => void): Command {
     )
     .option('--json', 'machine-readable output (one JSON value per line)')
     .addOption(
+      new Option(
+        '--secret <secret>',
+        "the caches' secret: signs what set, del, clear and the stash announce, and lets watch read signed channels (prefer the environment: arguments are visible to ps)",
+      ).env('SYNCED_CACHE_SECRET'),
+    )
+    .addOption(
       new Option('--timeout <ms>', 'how long to wait for a connection or an answer').default(5_000).argParser(parsePositiveDuration),
     )
     .showSuggestionAfterError(true)
@@ -113,12 +119,6 @@ Examples:
     .description('print each invalidation of the namespace as it happens (time, origin, keys) until interrupted')
     .option('--heartbeats', 'also print the heartbeats every cache sends')
     .option('--events', 'also print the operations of every cache with events: { bus: true } (set, delete, clear, expire, push, pop)')
-    .addOption(
-      new Option(
-        '--secret <secret>',
-        "the caches' secret, to read signed channels (prefer the environment: arguments are visible to ps)",
-      ).env('SYNCED_CACHE_SECRET'),
-    )
     .action(async (local: WatchOptions, command: Command) => setExit(await watchCommand(local, globals(command))));
 
   addStashCommands(program, globals, setExit);

@@ -9,6 +9,8 @@ export interface GlobalOptions {
   namespace: string;
   json?: boolean;
   timeout: number;
+  /** The caches' `secret`: signs what a command announces, and lets `watch` read signed channels. */
+  secret?: string;
 }
 
 // ---------------------------------------------------------------------------------------------------

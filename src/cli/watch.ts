@@ -11,18 +11,17 @@ import {
   MessageType,
 } from 'synced-cache';
 import { connectRedis, type RedisConnection } from '../redis/connect.js';
-import { resolveTargets } from './context.js';
+import { checkSecret, resolveTargets } from './context.js';
 import { Deadline } from './deadline.js';
 import { CliError, EXIT, explain, usage } from './errors.js';
 import type { GlobalOptions } from './options.js';
 import { note, print } from './output.js';
 import { showToken, toJson } from './printable.js';
-import { redactUrl, rememberSecret } from './redact.js';
+import { redactUrl } from './redact.js';
 
 export interface WatchOptions {
   heartbeats?: boolean;
   events?: boolean;
-  secret?: string;
 }
 
 /** Senders whose last events sequence number is kept, for telling lost messages; past it, all are forgotten. */
@@ -30,12 +29,8 @@ const MAX_TRACKED = 10_000;
 
 function signerOf(secret: string | undefined): MessageSigner | undefined {
   if (secret === undefined) return undefined;
-  rememberSecret(secret);
-  try {
-    return new MessageSigner(secret);
-  } catch (error) {
-    throw usage(`--secret: ${(error as Error).message.replace(/^synced-cache: option "secret" /, '')}`);
-  }
+  checkSecret(secret);
+  return new MessageSigner(secret);
 }
 
 export async function watchCommand(local: WatchOptions, options: GlobalOptions): Promise<number> {
@@ -43,7 +38,7 @@ export async function watchCommand(local: WatchOptions, options: GlobalOptions):
   const deadline = new Deadline(options.timeout);
   const { redis } = resolveTargets(options);
   if (redis === undefined) throw usage('watch needs the bus: pass --redis <url> (or a redis:// --store)');
-  const signer = signerOf(local.secret);
+  const signer = signerOf(options.secret);
   const namespace = options.namespace;
   const channel = channelFor(namespace);
   const eventsChannel = eventsChannelFor(namespace);

@@ -262,6 +262,49 @@ describe('synced-cache CLI: round trips', () => {
     await app.set('name', 'widget');
     expect(await run([...on(ns), 'get', 'name'])).toMatchObject({ code: 0, stdout: 'widget\n' });
   });
+
+  it('with --secret (or SYNCED_CACHE_SECRET), a set, del or clear is signed, so caches with that secret act on it; without, they ignore it', async () => {
+    const ns = uniqueNamespace('cli');
+    const secret = 'a-secret-of-the-caches-0123456789';
+    const store = new KeyvRedis(url);
+    const app = new SyncedCache<unknown>({ namespace: ns, store, redis: url, secret });
+    const ignored: Error[] = [];
+    app.on('error', (error) => ignored.push(error));
+    onTestFinished(async () => {
+      await app.close();
+      await store.disconnect();
+    });
+    await waitFor(() => app.stats().bus === 'up', 'the app bus up');
+    await app.set('price', 10);
+    expect(await app.get('price')).toBe(10);
+
+    // Unsigned: the app ignores it (and the CLI's heartbeats) and keeps serving its copy.
+    await ok([...on(ns), 'set', 'price', '11']);
+    // Redis hands one subscriber its messages in the order they were published: once this signed one has
+    // arrived, the unsigned one before it has been judged.
+    await ok([...on(ns, '--secret', secret), 'set', 'marker', '1']);
+    await waitFor(() => app.stats().invalidations.received === 1, 'the signed set to reach the app');
+    expect(await app.get('price')).toBe(10);
+    expect(app.stats().invalidations.ignored).toBeGreaterThanOrEqual(1);
+    expect(ignored.map((e) => e.name)).toEqual(['InvalidMessageError']);
+
+    await ok([...on(ns, '--secret', secret), 'set', 'price', '12']);
+    await waitFor(() => app.stats().invalidations.received === 2, 'the signed set to reach the app');
+    expect(await app.get('price')).toBe(12);
+    await ok([...on(ns), 'del', 'price'], { env: { SYNCED_CACHE_SECRET: secret } });
+    await waitFor(() => app.stats().invalidations.received === 3, 'the signed del to reach the app');
+    expect(await app.get('price')).toBeUndefined();
+    await app.set('other', 1);
+    await ok([...on(ns, '--secret', secret), 'clear', '--yes']);
+    await waitFor(() => app.stats().invalidations.received === 4, 'the signed clear to reach the app');
+    expect(await app.get('other')).toBeUndefined();
+    // The secret is never printed, not even in a usage error.
+    const bad = await run([...on(ns, '--secret', ''), 'set', 'k', '1']);
+    expect({ code: bad.code, stderr: oneLine(bad.stderr) }).toEqual({
+      code: 2,
+      stderr: 'synced-cache: --secret: must not be empty, got a string of 0 characters',
+    });
+  });
 });
 
 describe('synced-cache CLI: watch', () => {
