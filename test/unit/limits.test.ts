@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { DEFAULTS, SyncedCache, type SyncedCacheOptions } from '../../src/index.js';
 import { makeCache, uniqueNamespace } from '../helpers/factory.js';
 import { Hub } from '../helpers/hub.js';
+import { KEYV_GENERATION } from '../helpers/keyv-generation.js';
 
 /** A cache over a Map, with a second cache on one bus that records every invalidation it hears. */
 function watched(options: SyncedCacheOptions = {}) {
@@ -165,7 +166,6 @@ describe("the library's own keys", () => {
     const refused = 'keys beginning with "__synced-cache:" are the library\'s own; choose another key';
     for (const [operation, call] of [
       ['set', () => cache.set('__synced-cache:salt', 'mine')],
-      ['set', () => cache.set(`${namespace}:__synced-cache:salt`, 'mine')],
       [
         'setMany',
         () =>
@@ -180,6 +180,10 @@ describe("the library's own keys", () => {
       ['deleteMany', () => cache.deleteMany(['k', '__synced-cache:salt'])],
     ] as const) {
       await expect(call(), operation).rejects.toThrow(new TypeError(`synced-cache: ${operation}: ${refused}`));
+    }
+    // Keyv 5 stores `ns:k` and `k` as one entry, so the namespaced spelling is the salt too (Keyv 6 keeps them apart).
+    if (KEYV_GENERATION === 5) {
+      await expect(cache.set(`${namespace}:__synced-cache:salt`, 'mine')).rejects.toThrow(new TypeError(`synced-cache: set: ${refused}`));
     }
     expect([...store.entries()].map(([k, v]) => [k, JSON.stringify(v)])).toEqual(before);
     expect(events.filter((e) => e === 'set' || e === 'delete')).toEqual(['set']);
