@@ -70,6 +70,10 @@ export async function withCache(
 ): Promise<number> {
   const { store, redis } = resolveTargets(options);
   checkSecret(options.secret);
+  if (options.encryptionKey !== undefined) {
+    if (options.encryptionKey === '') throw usage('--encryption-key: must not be empty');
+    rememberSecret(options.encryptionKey);
+  }
   const useBus = bus && redis !== undefined;
   if (bus && redis === undefined) {
     note(`warning: no --redis given, so other processes will not be told of this change (their memory may serve the old value)`);
@@ -89,6 +93,8 @@ export async function withCache(
       circuitBreaker: false,
       // Signed like the caches' own, or they would ignore what this command announces.
       ...(options.secret === undefined ? {} : { secret: options.secret }),
+      // The caches' own key, or this command would store plaintext among their ciphertext and fail every read.
+      ...(options.encryptionKey === undefined ? {} : { encryption: { key: options.encryptionKey } }),
     });
   } catch (error) {
     void closeAdapter(opened.adapter);

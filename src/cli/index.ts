@@ -52,6 +52,12 @@ function buildProgram(setExit: (code: number) => void): Command {
       ).env('SYNCED_CACHE_SECRET'),
     )
     .addOption(
+      new Option(
+        '--encryption-key <key>',
+        "the caches' encryption key (64 hex characters) or passphrase, to read and write encrypted values (prefer the environment)",
+      ).env('SYNCED_CACHE_ENCRYPTION_KEY'),
+    )
+    .addOption(
       new Option('--timeout <ms>', 'how long to wait for a connection or an answer').default(5_000).argParser(parsePositiveDuration),
     )
     .showSuggestionAfterError(true)

@@ -11,6 +11,8 @@ export interface GlobalOptions {
   timeout: number;
   /** The caches' `secret`: signs what a command announces, and lets `watch` read signed channels. */
   secret?: string;
+  /** The caches' `encryption` key (64 hex characters) or passphrase: values are encrypted and decrypted with it. */
+  encryptionKey?: string;
 }
 
 // ---------------------------------------------------------------------------------------------------

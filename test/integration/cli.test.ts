@@ -1,6 +1,7 @@
 // The built `synced-cache` bin, run as a subprocess against a private redis-server (and PostgreSQL when
 // it answers). Run `npm run build` first: these tests exercise dist/cli.js, not the sources.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import KeyvRedis from '@keyv/redis';
@@ -261,6 +262,34 @@ describe('synced-cache CLI: round trips', () => {
     // The CLI reads what the app wrote, through the same store layout.
     await app.set('name', 'widget');
     expect(await run([...on(ns), 'get', 'name'])).toMatchObject({ code: 0, stdout: 'widget\n' });
+  });
+
+  it('with --encryption-key (or SYNCED_CACHE_ENCRYPTION_KEY), values are written and read as the caches with that key do; the key is never printed', async () => {
+    const ns = uniqueNamespace('cli');
+    const key = randomBytes(32).toString('hex');
+    const store = new KeyvRedis(url);
+    const app = new SyncedCache<unknown>({ namespace: ns, store, redis: url, encryption: { key } });
+    onTestFinished(async () => {
+      await app.close();
+      await store.disconnect();
+    });
+    await ok([...on(ns, '--encryption-key', key), 'set', 'user:1', '{"name":"Ada"}']);
+    expect(await app.get('user:1')).toEqual({ name: 'Ada' });
+    const raw = (await app.keyv.getRaw('user:1')) as { value: string };
+    expect(raw.value).toMatch(/^sc1\./);
+    await app.set('user:2', { name: 'Grace' });
+    const read = await run([...on(ns), 'get', 'user:2'], { env: { SYNCED_CACHE_ENCRYPTION_KEY: key } });
+    expect(read).toMatchObject({ code: 0, stdout: '{"name":"Grace"}\n' });
+    // Another key: the read fails in one line, naming the key of the entry and never the encryption key.
+    const wrong = await run([...on(ns, '--encryption-key', 'not the passphrase'), 'get', 'user:2']);
+    expect(wrong.code).toBe(1);
+    expect(oneLine(wrong.stderr)).toMatch(/^synced-cache: Redis at redis:\/\/127\.0\.0\.1:\d+: cannot decrypt the value of key "user:2": /);
+    const empty = await run([...on(ns, '--encryption-key', ''), 'get', 'user:2']);
+    expect({ code: empty.code, stderr: oneLine(empty.stderr) }).toEqual({
+      code: 2,
+      stderr: 'synced-cache: --encryption-key: must not be empty',
+    });
+    for (const r of [read, wrong, empty]) expect(r.stdout + r.stderr).not.toContain(key);
   });
 
   it('with --secret (or SYNCED_CACHE_SECRET), a set, del or clear is signed, so caches with that secret act on it; without, they ignore it', async () => {
