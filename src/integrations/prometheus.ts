@@ -127,6 +127,15 @@ class Collector {
       'Times the bus dropped and reopened its connections because a heartbeat was not answered.',
       (s) => s.busReconnects,
     );
+    this.#counter(
+      `${prefix}events_streamed_total`,
+      'Events of the event stream (events: { bus: true }), by outcome (published on the events channel, or dropped: the bus down or a publish failed).',
+      ['outcome'],
+      (s, set) => {
+        set({ outcome: 'published' }, s.events.published);
+        set({ outcome: 'dropped' }, s.events.dropped);
+      },
+    );
     this.#gauge(`${prefix}bus_state`, 'The invalidation bus: 1 for the current state, 0 for the others.', ['state'], (s, set) => {
       for (const state of BUS_STATES) set({ state }, s.bus === state ? 1 : 0);
     });

@@ -192,6 +192,27 @@ describe('synced-cache/prometheus', () => {
     expect(sample(s, `synced_cache_senders_tracked{${ns}}`)).toBe(senders.tracked);
   });
 
+  it('exposes the event stream, published and dropped, as a bus that went away produced them', async () => {
+    const own = await startRedisServer();
+    onTestFinished(() => own.stop());
+    const namespace = uniqueNamespace('prom-events');
+    const cache = makeCache<number>({ namespace, redis: own.url, heartbeat, events: { bus: true } });
+    cache.on('error', () => {});
+    const registry = new Registry();
+    registerMetrics(cache, { registry });
+    await waitFor(() => cache.stats().bus === 'up', 'bus up');
+    const series = (outcome: string) => `synced_cache_events_streamed_total{namespace="${namespace}",outcome="${outcome}"}`;
+    await cache.set('a', 1);
+    await waitFor(() => cache.stats().events.published === 1, 'the event published');
+    await own.kill();
+    await waitFor(() => cache.stats().bus === 'down', 'bus down');
+    await cache.set('b', 2);
+    await cache.delete('b');
+    expect(cache.stats().events).toEqual({ published: 1, dropped: 2 });
+    const samples = await scrape(registry);
+    expect([sample(samples, series('published')), sample(samples, series('dropped'))]).toEqual([1, 2]);
+  });
+
   it('exposes bus reconnects, as connections gone silent produced them', async () => {
     const namespace = uniqueNamespace('prom-reconnect');
     const proxy = await startTcpProxy(redis.port);
