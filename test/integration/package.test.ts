@@ -158,7 +158,7 @@ describe('the core does not pull in the integrations', () => {
 });
 
 describe('what npm would publish', () => {
-  it('npm pack --dry-run holds the builds, types, bin and README, and no tests, sources or benchmarks', async () => {
+  it('npm pack --dry-run holds the builds, types, bin, README and docs, and no tests, sources or benchmarks', async () => {
     const r = await run('npm', ['pack', '--dry-run', '--json', '--ignore-scripts']);
     expect(r.code, r.stderr).toBe(0);
     const [pack] = JSON.parse(r.stdout) as { files: { path: string; mode: number }[] }[];
@@ -168,6 +168,9 @@ describe('what npm would publish', () => {
     for (const required of [
       'package.json',
       'README.md',
+      // The README links its depth here.
+      'docs/resilience.md',
+      'docs/encryption.md',
       'dist/index.js',
       'dist/index.cjs',
       'dist/index.d.ts',
