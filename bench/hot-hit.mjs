@@ -24,7 +24,12 @@ const BASELINES = {
 };
 
 export function systemsFor(ctx) {
-  return withOurs(ctx, ['lru-sync', 'lru-await'], ['layered-loader', 'bentocache', 'bentocache-noser', 'cacheable', 'cacheable-noclone']);
+  const baseline = process.env.BENCH_BASELINE_DIST ? ['synced-cache-baseline'] : [];
+  return withOurs(
+    ctx,
+    ['lru-sync', 'lru-await'],
+    [...baseline, 'layered-loader', 'bentocache', 'bentocache-noser', 'cacheable', 'cacheable-noclone'],
+  );
 }
 
 /** Child side: one system, one tinybench run of batched gets. */
@@ -78,7 +83,7 @@ export async function measure(id, { redisUrl, namespace, timeMs }) {
 
 // The target is a ratio of two sub-100 ns operations, and it swings between processes more than
 // the others do: the floor, our library and the closest competitor get two more runs.
-const CLOSE = new Set(['lru-await', 'synced-cache', 'layered-loader']);
+const CLOSE = new Set(['lru-await', 'synced-cache', 'synced-cache-baseline', 'layered-loader']);
 
 export async function run(ctx) {
   const ids = systemsFor(ctx);

@@ -151,6 +151,14 @@ async function main() {
     cpSync(process.env.BENCH_DIST ? dirname(process.env.BENCH_DIST) : join(ROOT, 'dist'), snapshot, { recursive: true });
     process.env.BENCH_DIST = join(snapshot, 'index.js');
   }
+  let baselineSnapshot;
+  if (process.env.BENCH_BASELINE_DIST) {
+    // BENCH_BASELINE_DIST=/path/to/dist/index.js: hot-hit also measures that build, in the same run
+    // (before and after a change); copied beside ours so that it finds the same node_modules.
+    baselineSnapshot = join(BENCH, '.tmp', `baseline-${process.pid}`);
+    cpSync(dirname(process.env.BENCH_BASELINE_DIST), baselineSnapshot, { recursive: true });
+    process.env.BENCH_BASELINE_DIST = join(baselineSnapshot, 'index.js');
+  }
 
   const started = Date.now();
   const loadBefore = os.loadavg();
@@ -165,6 +173,7 @@ async function main() {
     await server.stop();
     // a profiled run keeps the copy: profile-summary.mjs maps frames through its source map
     if (snapshot && !opts.cpuProf) rmSync(snapshot, { recursive: true, force: true });
+    if (baselineSnapshot) rmSync(baselineSnapshot, { recursive: true, force: true });
   };
   process.once('SIGINT', () => {
     interrupted = true;

@@ -89,6 +89,8 @@ export function buildParts<V>(resolved: ResolvedOptions, emitter: EventEmitter, 
   const trust = new Trust(transport === undefined ? [] : ['bus']);
   const outside = new OutsideChanges(fences, memory, trust, observer);
   let bus: Bus | undefined;
+  // Built after the bus, but reopened with it: one dead path takes both connections.
+  let events: EventPublisher | undefined;
   if (transport !== undefined) {
     bus = new Bus(
       transport,
@@ -108,10 +110,11 @@ export function buildParts<V>(resolved: ResolvedOptions, emitter: EventEmitter, 
         status: (status, previous, reason) => outside.busStatus(status, previous, reason, closing()),
         error: (error) => observer.error(error),
         notUp: (reason) => observer.notUp(reason),
+        reconnected: () => events?.reconnect(),
       },
     );
   }
-  const events =
+  events =
     resolved.events.bus && transport !== undefined
       ? new EventPublisher(transport, {
           namespace,

@@ -13,6 +13,7 @@ import type { Loader } from './read/get-or-set.js';
 import { INTERNAL_KEY_PREFIX } from './store/keys.js';
 import type { StoreTier } from './store/store-tier.js';
 import type { GetOrSetOptions, LoaderContext, SetManyEntry, SetOptions, SyncedCacheEvents, SyncedCacheStats } from './types.js';
+import { checkWriteKey } from './write/writes.js';
 
 // biome-ignore lint/suspicious/noExplicitAny: the value type of the private parts, erased (see #parts)
 type Erased = any;
@@ -198,7 +199,7 @@ export class SyncedCache<V = unknown> extends EventEmitter<SyncedCacheEvents> {
   getOrSet(key: string, loader: (key: string, context: LoaderContext<V>) => V | Promise<V>, options?: GetOrSetOptions | number): Promise<V>;
   getOrSet(key: string, loader: Loader<V>, options?: GetOrSetOptions | number): Promise<V | undefined>;
   async getOrSet(key: string, loader: Loader<V>, options?: GetOrSetOptions | number): Promise<V | undefined> {
-    checkKey(key, 'getOrSet', this.#parts.maxKeyLength);
+    checkWriteKey(key, 'getOrSet', this.#parts);
     if (typeof loader !== 'function') throw new TypeError('synced-cache: getOrSet: loader must be a function');
     const parts = this.#parts;
     const settings = loadSettings(key, options, parts.defaults, parts.lockAvailable);

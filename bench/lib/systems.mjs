@@ -33,6 +33,8 @@ export function oursAvailable() {
  */
 export const SYSTEMS = {
   'synced-cache': { label: 'synced-cache (ours)', ours: true },
+  // Another build of ours in the same run (BENCH_BASELINE_DIST=/path/to/dist/index.js): before and after a change.
+  'synced-cache-baseline': { label: 'synced-cache, baseline build (BENCH_BASELINE_DIST)' },
   bentocache: { label: 'BentoCache 1.x (L1 serialize: true, default)' },
   'bentocache-noser': { label: 'BentoCache 1.x (L1 serialize: false)' },
   cacheable: { label: 'cacheable 2.x (useClone: true, default)' },
@@ -67,7 +69,9 @@ export async function createSystem(id, o) {
   const namespace = o.namespace ?? 'bench';
   switch (id) {
     case 'synced-cache':
-      return createOurs(o.redisUrl, namespace, memoryMax);
+      return createOurs(o.redisUrl, namespace, memoryMax, distEntry());
+    case 'synced-cache-baseline':
+      return createOurs(o.redisUrl, namespace, memoryMax, process.env.BENCH_BASELINE_DIST);
     case 'bentocache':
     case 'bentocache-noser':
       return createBento(o.redisUrl, namespace, memoryMax, id === 'bentocache');
@@ -83,8 +87,9 @@ export async function createSystem(id, o) {
   }
 }
 
-async function createOurs(redisUrl, namespace, memoryMax) {
-  const { SyncedCache } = await import(pathToFileURL(distEntry()).href);
+async function createOurs(redisUrl, namespace, memoryMax, entry) {
+  if (entry === undefined) throw new Error('no build to measure: set BENCH_BASELINE_DIST to a dist/index.js');
+  const { SyncedCache } = await import(pathToFileURL(entry).href);
   const store = new Keyv(new KeyvRedis(redisUrl));
   const cache = new SyncedCache({
     namespace,

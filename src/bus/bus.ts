@@ -34,6 +34,11 @@ export interface BusHandlers {
    * last (ECONNREFUSED, an AUTH failure, an unanswered heartbeat), that failure as its `cause`.
    */
   notUp?(reason: Error): void;
+  /**
+   * The bus had its transport drop and reopen its connections (a heartbeat went unanswered, so their
+   * path may have died silently): other connections to the same Redis are worth reopening too.
+   */
+  reconnected?(): void;
 }
 
 export interface BusOptions {
@@ -325,6 +330,7 @@ export class Bus {
       } catch (error) {
         this.#handlers.error(new BusError('the transport failed to reconnect', { cause: error }));
       }
+      this.#handlers.reconnected?.();
     }
   }
 

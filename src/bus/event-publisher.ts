@@ -98,15 +98,40 @@ export class EventPublisher implements EventSink {
     if (this.#state === 'up') this.#schedule();
   }
 
-  /** Sends what is queued (each message bounded by `publishTimeout`, and only while up), then closes the channel. Idempotent. */
+  /**
+   * Drops and reopens the connection, when the bus found the path to Redis dead (a heartbeat went
+   * unanswered): a connection whose path vanished without a reset still looks up, and every batch sent
+   * on it would time out, and stay in its write buffer, until the kernel gives up on it.
+   */
+  reconnect(): void {
+    if (this.#state === 'closed' || this.#closing !== undefined) return;
+    try {
+      this.#connection.reconnect?.();
+    } catch {
+      // Best effort, like everything here: the bus reports its own reconnect failing.
+    }
+  }
+
+  /**
+   * Sends what is queued, only while up and for at most `publishTimeout` in all (a slow Redis would
+   * otherwise take one round trip per batch of a long queue), then drops the rest and closes the
+   * channel. Idempotent.
+   */
   close(): Promise<void> {
     this.#closing ??= (async () => {
       clearTimeout(this.#timer);
       this.#timer = undefined;
-      while (this.#inFlight !== undefined || (this.#state === 'up' && this.#queue.length > 0 && !this.#failedWhileClosing)) {
-        if (this.#inFlight === undefined) this.#send();
-        await this.#inFlight;
-      }
+      const ms = this.#options.publishTimeout;
+      const drain = (async () => {
+        while (this.#inFlight !== undefined || (this.#state === 'up' && this.#queue.length > 0 && !this.#failedWhileClosing)) {
+          if (this.#inFlight === undefined) this.#send();
+          await this.#inFlight;
+        }
+      })();
+      await withTimeout(drain, ms, () => new BusError(`event drain timed out after ${ms} ms`)).catch(() => {
+        // What is still queued is dropped below; the batch in flight is counted when it settles.
+        this.#failedWhileClosing = true;
+      });
       this.#lose(this.queued);
       this.#queue.length = 0;
       this.#state = 'closed';

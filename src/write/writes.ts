@@ -40,10 +40,15 @@ export interface WritesParts<V> {
 }
 
 /**
- * A key a write may take: a valid key, and none of the library's own (an encryption salt, say), which a
- * caller's write or delete would corrupt. Judged on the canonical form, so `ns:__synced-cache:x` is one too.
+ * A key a write may take (getOrSet's included, since it stores what its loader returns): a valid key, and
+ * none of the library's own (an encryption salt, say), which a caller's write or delete would corrupt.
+ * Judged on the canonical form, so under Keyv 5 `ns:__synced-cache:x` is one too.
  */
-function checkWriteKey(key: unknown, operation: string, parts: WritesParts<unknown>): asserts key is string {
+export function checkWriteKey(
+  key: unknown,
+  operation: string,
+  parts: Pick<WritesParts<unknown>, 'keys' | 'maxKeyLength'>,
+): asserts key is string {
   checkKey(key, operation, parts.maxKeyLength);
   if (parts.keys.canon(key).startsWith(INTERNAL_KEY_PREFIX)) {
     throw new TypeError(

@@ -13,6 +13,7 @@ import { encodeEventRecord, encodeEvents, eventsHead } from '../../src/bus/event
 import { eventsChannelFor, MessageSigner, SyncedCache } from '../../src/index.js';
 import { uniqueNamespace } from '../helpers/factory.js';
 import { type Fixture, forkFixture } from '../helpers/fork-fixture.js';
+import { startTcpProxy } from '../helpers/tcp-proxy.js';
 import { waitFor } from '../helpers/wait.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -180,6 +181,44 @@ describe('watch --events on a signed namespace', () => {
 });
 
 describe('events are best effort', () => {
+  it('after the path to Redis dies silently, the event stream comes back with the bus, on new connections', async () => {
+    const proxy = await startTcpProxy(redis.port);
+    onTestFinished(() => proxy.close());
+    const ns = uniqueNamespace('deadpath');
+    const cache = new SyncedCache<number>({
+      namespace: ns,
+      redis: proxy.url,
+      events: { bus: true },
+      publishTimeout: 300,
+      heartbeat: { interval: 200, timeout: 300 },
+    });
+    onTestFinished(() => cache.close());
+    cache.on('error', () => {});
+    await cache.ready();
+    // Straight to Redis, not through the proxy.
+    const listener = new Redis(redis.url);
+    onTestFinished(() => listener.disconnect());
+    const heard: string[] = [];
+    listener.on('message', (_channel: string, payload: string) => heard.push(payload));
+    await listener.subscribe(eventsChannelFor(ns));
+    await cache.set('before', 1);
+    await waitFor(() => heard.length === 1, 'the first event');
+
+    // The old connections go silent for good (no reset, no close); new ones get through.
+    proxy.blackhole('pass');
+    await waitFor(() => cache.stats().bus === 'down', 'the bus down', 5_000);
+    await waitFor(() => cache.stats().bus === 'up', 'the bus up on new connections', 10_000);
+    // The events connection was reopened with it: events reach Redis again.
+    await waitFor(
+      async () => {
+        await cache.set('after', 1);
+        return heard.length > 1;
+      },
+      'an event after the bus came back',
+      5_000,
+    );
+  });
+
   it('with Redis gone, writes go on and their events are dropped and counted; once back, events flow again', async () => {
     const own = await startRedisServer();
     onTestFinished(() => own.stop());

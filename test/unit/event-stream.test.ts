@@ -5,7 +5,7 @@
 // the same against a real Redis and real processes.
 import type { EventEmitter } from 'node:events';
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { encodeEventRecord, encodeEvents, eventsHead } from '../../src/bus/event-messages.js';
 import { EventPublisher } from '../../src/bus/event-publisher.js';
 import {
@@ -250,6 +250,31 @@ describe('events: { bus: true }', () => {
     events.held.shift()?.settle();
     await closing;
     expect(decoded(namespace, events.sent).flatMap((b) => b.events.map((e) => e.key))).toEqual(['a', 'b']);
+    expect(events.closed).toBe(true);
+  });
+
+  it('close() drains for at most publishTimeout in all: a slow Redis with a long queue does not stretch it batch by batch', async () => {
+    // Batches of a few events each, and a Redis that answers every publish, slowly (60 ms).
+    const { cache, events } = await streaming({ publishTimeout: 200, maxMessageBytes: 600 });
+    events.hold = true;
+    let answered = 0;
+    const slowRedis = setInterval(() => {
+      for (const call of events.held.splice(0)) {
+        setTimeout(() => {
+          answered++;
+          call.settle();
+        }, 60);
+      }
+    }, 5);
+    onTestFinished(() => clearInterval(slowRedis));
+    await cache.setMany(Array.from({ length: 300 }, (_, i) => ({ key: `key-${String(i).padStart(4, '0')}`, value: i })));
+    await cache.close();
+    // The batch in flight when the drain ran out is counted when it settles.
+    await waitFor(() => cache.stats().events.published + cache.stats().events.dropped === 300, 'every event counted');
+    const { dropped } = cache.stats().events;
+    // Sent one by one, the queue takes dozens of batches (several seconds); within the bound, a handful.
+    expect(dropped).toBeGreaterThan(150);
+    expect(answered).toBeLessThan(10);
     expect(events.closed).toBe(true);
   });
 

@@ -175,6 +175,7 @@ describe("the library's own keys", () => {
           ]),
       ],
       ['add', () => cache.add('__synced-cache:salt', 'mine')],
+      ['getOrSet', () => cache.getOrSet('__synced-cache:salt', () => 'mine')],
       ['update', () => cache.update('__synced-cache:salt', () => 'mine')],
       ['delete', () => cache.delete('__synced-cache:salt')],
       ['deleteMany', () => cache.deleteMany(['k', '__synced-cache:salt'])],
