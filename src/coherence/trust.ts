@@ -8,35 +8,50 @@
  * source's `up` handler does that first), so nothing kept from before the outage is served after it.
  */
 export class Trust {
-  /** Read on the hot path: true while memory may be used. */
-  trusted: boolean;
+  /** True while memory may be used. Set only through #set, so that every mirror sees each change. */
+  trusted = false;
   readonly #down = new Set<string>();
+  readonly #mirrors: ((trusted: boolean) => void)[] = [];
   readonly #waiting = new Set<{ resolve: () => void; reject: (error: Error) => void }>();
   #closing = false;
 
   /** @param sources names of the sources that must be up first (none: trusted from the start). */
   constructor(sources: readonly string[]) {
     for (const source of sources) this.#down.add(source);
-    this.trusted = this.#down.size === 0;
+    this.#set(this.#down.size === 0);
+  }
+
+  /**
+   * Calls `mirror` with the current state and again on every change, synchronously: for the memory-hit
+   * path, which reads its own copy of the flag (a field of the cache rather than one of this object).
+   */
+  mirror(mirror: (trusted: boolean) => void): void {
+    this.#mirrors.push(mirror);
+    mirror(this.trusted);
+  }
+
+  #set(trusted: boolean): void {
+    this.trusted = trusted;
+    for (const mirror of this.#mirrors) mirror(trusted);
   }
 
   /** `source` is proven up: trusted again if every source is up. Memory must have been emptied first. */
   up(source: string): void {
     this.#down.delete(source);
-    this.trusted = this.#down.size === 0 && !this.#closing;
+    this.#set(this.#down.size === 0 && !this.#closing);
     if (this.trusted) for (const waiter of this.#take()) waiter.resolve();
   }
 
   /** `source` may be missing changes: stop trusting memory at once. */
   down(source: string): void {
     this.#down.add(source);
-    this.trusted = false;
+    this.#set(false);
   }
 
   /** close() has begun: memory is never trusted again; whoever waits is told with `reason`. */
   close(reason?: Error): void {
     this.#closing = true;
-    this.trusted = false;
+    this.#set(false);
     if (reason !== undefined) for (const waiter of this.#take()) waiter.reject(reason);
   }
 

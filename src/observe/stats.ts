@@ -37,9 +37,11 @@ export function snapshot(
   memorySize: number,
   breaker: BreakerFigures | undefined,
   events: { readonly published: number; readonly dropped: number } | undefined,
+  /** The memory hits `get()`'s fast path counts in a field of the cache (see there). */
+  fastHits = 0,
 ): SyncedCacheStats {
   return {
-    hits: { memory: counts.memoryHits, store: counts.storeHits },
+    hits: { memory: counts.memoryHits + fastHits, store: counts.storeHits },
     misses: counts.misses,
     sets: counts.sets,
     deletes: counts.deletes,
