@@ -10,6 +10,12 @@ import type { BusTransport, TransportConnection } from './transport.js';
 export const EVENT_QUEUE_LIMIT = 10_000;
 
 /**
+ * Most characters of keys waiting to be sent, as a multiple of `maxMessageBytes`: 10,000 events of keys
+ * as long as `maxKeyLength` allows would otherwise hold 640 MB while the channel has not come up.
+ */
+export const EVENT_QUEUE_MESSAGES = 16;
+
+/**
  * Milliseconds a batch gathers events before it is sent. A person watching does not see 10 ms, and a
  * process writing one key after another sends one message per 10 ms instead of one per write: measured
  * on sequential sets against a local Redis, a message per write doubled the CPU time of a set.
@@ -54,6 +60,9 @@ export class EventPublisher implements EventSink {
   readonly #connection: TransportConnection;
   /** event, key, at, event, key, at, ...: flat, so that a write allocates nothing of its own. */
   readonly #queue: (string | number | undefined)[] = [];
+  /** Characters of the keys in the queue, bounded by {@link EVENT_QUEUE_MESSAGES} messages' worth. */
+  #queuedChars = 0;
+  readonly #charLimit: number;
   /** Bytes a batch's head may take at most (its numbers at their widest), so a batch is cut before encoding it. */
   readonly #headBytes: number;
   #state: 'connecting' | 'up' | 'down' | 'closed' = 'connecting';
@@ -68,6 +77,7 @@ export class EventPublisher implements EventSink {
   constructor(transport: BusTransport, options: EventPublisherOptions) {
     this.#options = options;
     this.#limit = options.maxQueued ?? EVENT_QUEUE_LIMIT;
+    this.#charLimit = options.maxMessageBytes * EVENT_QUEUE_MESSAGES;
     const widest = Number.MAX_SAFE_INTEGER;
     this.#headBytes =
       Buffer.byteLength(eventsHead(options.namespace, options.instance, widest, widest)) +
@@ -90,10 +100,17 @@ export class EventPublisher implements EventSink {
   }
 
   write(event: StreamedEvent, key: string | undefined, at: number): void {
-    if (this.#state === 'down' || this.#state === 'closed' || this.#queue.length >= this.#limit * 3) {
+    const chars = key === undefined ? 0 : key.length;
+    if (
+      this.#state === 'down' ||
+      this.#state === 'closed' ||
+      this.#queue.length >= this.#limit * 3 ||
+      this.#queuedChars + chars > this.#charLimit
+    ) {
       this.#lose(1);
       return;
     }
+    this.#queuedChars += chars;
     this.#queue.push(event, key, at);
     if (this.#state === 'up') this.#schedule();
   }
@@ -134,6 +151,7 @@ export class EventPublisher implements EventSink {
       });
       this.#lose(this.queued);
       this.#queue.length = 0;
+      this.#queuedChars = 0;
       this.#state = 'closed';
       await this.#connection.close();
     })();
@@ -148,6 +166,7 @@ export class EventPublisher implements EventSink {
     } else {
       this.#lose(this.queued);
       this.#queue.length = 0;
+      this.#queuedChars = 0;
     }
   }
 
@@ -192,7 +211,8 @@ export class EventPublisher implements EventSink {
     let bytes = this.#headBytes;
     let i = 0;
     for (; i < queue.length; i += 3) {
-      const record = encodeEventRecord(queue[i] as StreamedEvent, queue[i + 1] as string | undefined, queue[i + 2] as number);
+      const key = queue[i + 1] as string | undefined;
+      const record = encodeEventRecord(queue[i] as StreamedEvent, key, queue[i + 2] as number);
       const size = byteLength(record, maxMessageBytes) + (records.length > 0 ? 1 : 0);
       if (bytes + size <= maxMessageBytes) {
         records.push(record);
@@ -203,6 +223,7 @@ export class EventPublisher implements EventSink {
       } else {
         break;
       }
+      if (key !== undefined) this.#queuedChars -= key.length;
     }
     queue.splice(0, i);
     if (records.length === 0) return undefined;

@@ -253,6 +253,23 @@ describe('events: { bus: true }', () => {
     expect(events.closed).toBe(true);
   });
 
+  it("while the channel has not come up, what waits is bounded by key bytes too: long keys are dropped and counted past 16 messages' worth", async () => {
+    const inner = new TestTransport();
+    // The bus comes up; the events channel never does.
+    const transport: BusTransport = {
+      echoesOwnMessages: inner.echoesOwnMessages,
+      open: (channel, handlers) => inner.open(channel, channel.endsWith(':events') ? { ...handlers, up: () => {} } : handlers),
+    };
+    const cache = makeCache<number>({ namespace: uniqueNamespace('events'), transport, events: { bus: true }, maxMessageBytes: 1_000 });
+    await waitFor(() => cache.stats().bus === 'up', 'bus up');
+    // 16 messages of 1,000 bytes hold 16,000 characters of keys: 16 keys of 1,000, then none.
+    for (let i = 0; i < 20; i++) await cache.set(`${String(i).padStart(3, '0')}${'k'.repeat(997)}`, i);
+    expect(cache.stats().events).toEqual({ published: 0, dropped: 4 });
+    // Full to the last character: even a short key is dropped now.
+    await cache.set('short', 1);
+    expect(cache.stats().events.dropped).toBe(5);
+  });
+
   it('close() drains for at most publishTimeout in all: a slow Redis with a long queue does not stretch it batch by batch', async () => {
     // Batches of a few events each, and a Redis that answers every publish, slowly (60 ms).
     const { cache, events } = await streaming({ publishTimeout: 200, maxMessageBytes: 600 });
