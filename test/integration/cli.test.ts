@@ -418,6 +418,30 @@ describe('synced-cache CLI: watch', () => {
     watch.child.kill('SIGINT');
     expect(await watch.exited).toBe(0);
   });
+  it('one hostile message never ends watch: a time no Date can hold is refused and noted, and the next message is shown', async () => {
+    const ns = uniqueNamespace('watch');
+    const watch = await startWatch(on(ns, '--json'), ['--events']);
+    const { Redis } = await import('ioredis');
+    const raw = new Redis(url);
+    onTestFinished(() => raw.disconnect());
+    // Exactly the encoders' form: only the time is wrong, beyond what toISOString() can show.
+    await raw.publish(`synced-cache:${ns}`, `{"v":1,"ns":"${ns}","t":"i","o":"x","q":1,"ts":1e+300,"k":["a"]}`);
+    await raw.publish(`synced-cache:${ns}:events`, `{"v":1,"ns":"${ns}","t":"e","o":"x","q":1,"d":0,"e":[["set",1e+300,"k"]]}`);
+    await raw.publish(`synced-cache:${ns}`, `{"v":1,"ns":"${ns}","t":"i","o":"x","q":2,"ts":1,"k":["after"]}`);
+    await raw.publish(`synced-cache:${ns}:events`, `{"v":1,"ns":"${ns}","t":"e","o":"x","q":2,"d":0,"e":[["set",1,"after"]]}`);
+    await waitFor(() => watch.out.length >= 2, 'the two good messages');
+    expect(watch.out.map((l) => JSON.parse(l) as Record<string, unknown>)).toEqual([
+      expect.objectContaining({ type: 'invalidate', keys: ['after'], sentAt: '1970-01-01T00:00:00.001Z' }),
+      expect.objectContaining({ type: 'event', key: 'after', time: '1970-01-01T00:00:00.001Z' }),
+    ]);
+    expect(watch.err.filter((l) => l.includes('ignored a message'))).toEqual([
+      expect.stringMatching(/ignored a message: missing or invalid timestamp$/),
+      expect.stringMatching(/ignored a message on synced-cache:\S+:events: an event without a valid time$/),
+    ]);
+    expect(watch.child.exitCode).toBeNull();
+    watch.child.kill('SIGINT');
+    expect(await watch.exited).toBe(0);
+  });
 });
 
 describe('synced-cache CLI: bad input and failures', () => {
