@@ -611,6 +611,56 @@ describe('synced-cache CLI: credentials are never printed', () => {
     });
   });
 
+  it('a mistyped secret option never prints the secret, and is still a usage error (exit 2)', async () => {
+    const cases: { args: string[]; env?: Record<string, string>; line: string }[] = [
+      {
+        args: [`--secert=${SECRET}`, '--redis', 'redis://127.0.0.1:1', 'get', 'k'],
+        line: "synced-cache: error: unknown option '--secert=***' (see --help)",
+      },
+      {
+        args: ['--redis', 'redis://127.0.0.1:1', 'set', 'k', 'v', `--secret-key=${SECRET}`],
+        line: "synced-cache: error: unknown option '--secret-key=***' (see --help)",
+      },
+      {
+        args: ['--redis', 'redis://127.0.0.1:1', `--encryption-key=${SECRET}`, 'get', 'k', '--pasword', SECRET],
+        line: "synced-cache: error: unknown option '--pasword' (see --help)",
+      },
+      // Remembered from the environment and after --secret, even where Commander quotes them otherwise.
+      {
+        args: ['--redis', 'redis://127.0.0.1:1', `x${SECRET}x`],
+        env: { SYNCED_CACHE_SECRET: SECRET },
+        line: "synced-cache: error: unknown command 'x***x' (see --help)",
+      },
+      {
+        args: ['--redis', 'redis://127.0.0.1:1', `x${SECRET}x`],
+        env: { SYNCED_CACHE_ENCRYPTION_KEY: SECRET },
+        line: "synced-cache: error: unknown command 'x***x' (see --help)",
+      },
+      {
+        args: ['--secret', SECRET, '--redis', 'redis://127.0.0.1:1', SECRET],
+        line: "synced-cache: error: unknown command '***' (see --help)",
+      },
+    ];
+    const results = await Promise.all(cases.map(({ args, env }) => run(args, { env: env ?? {} })));
+    cases.forEach(({ args, line }, i) => {
+      const r = results[i] as Result;
+      expect({ args, code: r.code }).toEqual({ args, code: 2 });
+      expect(`${r.stdout}${r.stderr}`).not.toContain(SECRET);
+      expect(oneLine(r.stderr)).toBe(line);
+    });
+  });
+
+  it("an empty SYNCED_CACHE_SECRET is as if unset; an explicit --secret '' stays a usage error", async () => {
+    const ns = uniqueNamespace('cli');
+    await ok([...on(ns), 'set', 'k', '1'], { env: { SYNCED_CACHE_SECRET: '' } });
+    expect((await ok([...on(ns), 'get', 'k'], { env: { SYNCED_CACHE_SECRET: '' } })).stdout).toBe('1\n');
+    const explicit = await run([...on(ns, '--secret', ''), 'get', 'k'], { env: { SYNCED_CACHE_SECRET: '' } });
+    expect({ code: explicit.code, stderr: oneLine(explicit.stderr) }).toEqual({
+      code: 2,
+      stderr: 'synced-cache: --secret: must not be empty, got a string of 0 characters',
+    });
+  });
+
   it('a ?password= in the query string is masked in errors (Redis and PostgreSQL) and by watch', async () => {
     const port = await freePort();
     let r = await run(['--redis', `redis://127.0.0.1:${port}/?db=0&password=${SECRET}`, 'set', 'a', '1']);
