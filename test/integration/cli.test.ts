@@ -477,6 +477,33 @@ describe('synced-cache CLI: bad input and failures', () => {
     });
   });
 
+  it("a write or delete of one of the library's own keys is a usage error (exit 2, one line), said before connecting", async () => {
+    // Nothing listens on port 1: a command that connected first would fail with "cannot reach Redis".
+    const cases: [string[], string][] = [
+      [['set', '__synced-cache:salt', 'x'], 'set'],
+      [['del', '__synced-cache:salt'], 'del'],
+      [['delete', '__synced-cache:x'], 'del'],
+      [['stash', 'set', '__synced-cache:x', 'v'], 'stash set'],
+      [['stash', 'del', '__synced-cache:x'], 'stash del'],
+    ];
+    const results = await Promise.all(cases.map(([args]) => run(['--redis', 'redis://127.0.0.1:1', ...args])));
+    cases.forEach(([args, command], i) => {
+      const r = results[i] as Result;
+      expect({ args, code: r.code, stderr: r.stderr }).toEqual({
+        args,
+        code: 2,
+        stderr: `synced-cache: ${command}: keys beginning with "__synced-cache:" are the library's own; choose another key\n`,
+      });
+    });
+    // Spelled with the namespace, it is the core that refuses it, once connected: still a usage error.
+    const ns = uniqueNamespace('cli');
+    const spelled = await run([...on(ns), 'set', `${ns}:__synced-cache:salt`, 'x']);
+    expect({ code: spelled.code, stderr: oneLine(spelled.stderr) }).toEqual({
+      code: 2,
+      stderr: 'synced-cache: set: keys beginning with "__synced-cache:" are the library\'s own; choose another key',
+    });
+  });
+
   it('--help works for the program and every command, with exit 0', async () => {
     const top = await run(['--help']);
     expect(top.code).toBe(0);
