@@ -1,6 +1,6 @@
 import { describe } from '../check.js';
 import { STREAMED_EVENTS, type StreamedEvent } from '../observe/events.js';
-import { byteLength, PROTOCOL_VERSION } from './messages.js';
+import { byteLength, isSenderId, isTime, PROTOCOL_VERSION, senderIdRefusal } from './messages.js';
 import { looksSigned, type MessageSigner } from './signing.js';
 
 /**
@@ -68,7 +68,8 @@ function isCount(value: unknown): value is number {
 /**
  * Decodes and validates a batch from the events channel of `namespace`. Returns the reason as a string
  * when the payload is to be ignored: not a string, larger than `maxBytes` (checked before anything is
- * parsed or hashed), unsigned or badly signed when `signer` is given, signed when it is not, malformed,
+ * parsed or hashed), unsigned or badly signed when `signer` is given, signed when it is not, malformed
+ * (an event time a `Date` cannot hold, a sender id longer than 128 characters among them),
  * foreign (another namespace, protocol version or message type), or not exactly what the encoder writes.
  * Read from the JSON's own fields only; the result is a new plain object of validated fields.
  */
@@ -94,7 +95,7 @@ export function decodeEvents(namespace: string, payload: unknown, maxBytes: numb
   if (own('ns') !== namespace) return `message for namespace ${describe(own('ns'))} on the events channel of ${JSON.stringify(namespace)}`;
   if (own('t') !== EVENTS_TYPE) return `not an event batch (type ${describe(own('t'))})`;
   const origin = own('o');
-  if (typeof origin !== 'string' || origin.length === 0) return 'missing sender id';
+  if (!isSenderId(origin)) return senderIdRefusal(origin);
   const seq = own('q');
   const dropped = own('d');
   if (!isCount(seq)) return 'missing or invalid sequence number';
@@ -106,7 +107,7 @@ export function decodeEvents(namespace: string, payload: unknown, maxBytes: numb
     if (!Array.isArray(item)) return 'an event that is not a list';
     const [event, at, key] = item as unknown[];
     if (!KNOWN.has(event)) return `unknown event ${describe(event)}`;
-    if (typeof at !== 'number' || !Number.isFinite(at)) return 'an event without a valid time';
+    if (!isTime(at)) return 'an event without a valid time';
     if (event === 'clear' ? item.length !== 2 : item.length !== 3 || typeof key !== 'string') {
       return `an event ${describe(event)} with the wrong fields`;
     }

@@ -13,6 +13,33 @@ export type MessageType = (typeof MessageType)[keyof typeof MessageType];
 /** Wire format version; a receiver ignores versions it does not know. */
 export const PROTOCOL_VERSION = 1;
 
+/**
+ * Longest sender id a message may carry, in characters; a message with a longer one is refused. The
+ * caches' own are UUIDs (36 characters). It bounds, in bytes, what a receiver remembers of each sender
+ * (the bus's sequence numbers, `watch`'s), whatever ids a publisher forges.
+ */
+export const MAX_SENDER_ID_LENGTH = 128;
+
+/** True for a sender id a message may carry: a non-empty string of at most {@link MAX_SENDER_ID_LENGTH} characters. */
+export function isSenderId(value: unknown): value is string {
+  return typeof value === 'string' && value.length > 0 && value.length <= MAX_SENDER_ID_LENGTH;
+}
+
+/** Why `value`, refused by {@link isSenderId}, is no sender id. */
+export function senderIdRefusal(value: unknown): string {
+  return typeof value === 'string' && value.length > MAX_SENDER_ID_LENGTH
+    ? `a sender id of ${value.length} characters (at most ${MAX_SENDER_ID_LENGTH})`
+    : 'missing sender id';
+}
+
+/** Milliseconds from the epoch a `Date` can hold, either way (ECMA-262 time values). */
+const MAX_TIME = 8.64e15;
+
+/** True for a time (ms since the epoch) that a `Date` can hold, so every receiver can show it. */
+export function isTime(value: unknown): value is number {
+  return typeof value === 'number' && Math.abs(value) <= MAX_TIME;
+}
+
 export interface InvalidateMessage {
   type: typeof MessageType.Invalidate;
   /** Instance id of the sender. */
@@ -102,7 +129,8 @@ export class Refusal {
 /**
  * Decodes and validates a message for `namespace`. Returns the reason as a string when the payload is
  * to be ignored: not a string, larger than `maxBytes` (checked first, before anything is parsed or
- * hashed), unsigned or badly signed when `signer` is given, malformed, foreign (another namespace or
+ * hashed), unsigned or badly signed when `signer` is given, malformed (a time a `Date` cannot hold, a
+ * sender id longer than {@link MAX_SENDER_ID_LENGTH} among them), foreign (another namespace or
  * protocol version), or not exactly what {@link encodeMessage} writes for the message it holds (extra,
  * missing, repeated or reordered fields, whitespace, other spellings of a number or string).
  *
@@ -153,11 +181,11 @@ function fields(namespace: string, m: Record<string, unknown>): BusMessage | str
   const ns = own('ns');
   if (ns !== namespace) return `message for namespace ${describe(ns)} on the channel of ${quote(namespace)}`;
   const origin = own('o');
-  if (typeof origin !== 'string' || origin.length === 0) return 'missing sender id';
+  if (!isSenderId(origin)) return senderIdRefusal(origin);
   const seq = own('q');
   if (!isSeq(seq)) return 'missing or invalid sequence number';
   const sentAt = own('ts');
-  if (typeof sentAt !== 'number' || !Number.isFinite(sentAt)) return 'missing or invalid timestamp';
+  if (!isTime(sentAt)) return 'missing or invalid timestamp';
   const type = own('t');
   if (type === MessageType.Invalidate) {
     const keys = own('k');

@@ -12,6 +12,25 @@ import { escapeText, showKey, toJson } from './printable.js';
 import { redactUrl, scrub } from './redact.js';
 
 // ---------------------------------------------------------------------------------------------------
+// Keys
+
+/**
+ * How the library's own keys begin (an encryption salt, say): the core refuses to write or delete them.
+ * The core's constant (src/store/keys.ts) is not public; test/unit/cli-keys.test.ts pins the two together.
+ */
+export const INTERNAL_KEY_PREFIX = '__synced-cache:';
+
+/**
+ * Refuses, as a usage error and before anything connects, a key that `command` (a write or a delete)
+ * may not take: one of the library's own, which the core would refuse only once connected.
+ */
+export function checkWritableKey(key: string, command: string): void {
+  if (key.startsWith(INTERNAL_KEY_PREFIX)) {
+    throw usage(`${command}: keys beginning with ${JSON.stringify(INTERNAL_KEY_PREFIX)} are the library's own; choose another key`);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
 // Commands
 
 /**
@@ -66,6 +85,7 @@ export async function setCommand(
   local: { ttl?: number; type: ValueType },
   options: GlobalOptions,
 ): Promise<number> {
+  checkWritableKey(key, 'set');
   const value = parseValue(raw, local.type);
   if (value === null) throw usage('null cannot be stored; use "del" to remove a key');
   const deadline = new Deadline(options.timeout);
@@ -77,6 +97,7 @@ export async function setCommand(
 }
 
 export async function delCommand(key: string, options: GlobalOptions): Promise<number> {
+  checkWritableKey(key, 'del');
   const deadline = new Deadline(options.timeout);
   return withCache(options, deadline, true, async ({ cache, run }) => {
     const existed = await run('del', () => cache.delete(key));

@@ -115,6 +115,11 @@ export async function withCache(
         return await deadline.race(operation(), what);
       } catch (error) {
         if (error instanceof CliError) throw error;
+        // The core's refusal of an input (a key too long, or one of its own under the namespaced spelling
+        // `<ns>:__synced-cache:...`) is the user's to fix, not the store's failure.
+        if ((error instanceof TypeError || error instanceof RangeError) && error.message.startsWith('synced-cache: ')) {
+          throw usage(scrub(error.message.replace(/^synced-cache: /, '')));
+        }
         throw new CliError(explain(error, store.kind, store.uri, deadline.timeout, opened.lastError()));
       }
     },

@@ -6,7 +6,7 @@ import { CliError, EXIT, foreignLine } from './errors.js';
 import { type GlobalOptions, parseDuration, parseNamespace, parsePositiveDuration } from './options.js';
 import { note, setJsonOutput } from './output.js';
 import { escapeText } from './printable.js';
-import { rememberSecrets, scrub } from './redact.js';
+import { maskOptionValues, rememberArgumentSecrets, rememberSecrets, scrub } from './redact.js';
 import { addStashCommands } from './stash.js';
 import { type WatchOptions, watchCommand } from './watch.js';
 
@@ -22,15 +22,16 @@ function oneLine(text: string): string {
     .join(' ');
 }
 
-function buildProgram(setExit: (code: number) => void): Command {
+function buildProgram(setExit: (code: number) => void, argv: readonly string[]): Command {
   const program = new Command('synced-cache');
   program
     .description('Inspect and change a synced-cache namespace, and watch its invalidations live.')
     .exitOverride()
     .configureOutput({
       // Commander's errors can span lines (a suggestion after an unknown command); keep them to one.
-      // They quote what was typed (an unknown command may be a mistyped URL), so they are scrubbed too.
-      outputError: (text, write) => write(`synced-cache: ${escapeText(scrub(oneLine(text)))} (see --help)\n`),
+      // They quote what was typed (an unknown command may be a mistyped URL, an unknown option a mistyped
+      // --secret=...), so they are scrubbed too, and the value of an unknown option is never shown.
+      outputError: (text, write) => write(`synced-cache: ${escapeText(scrub(maskOptionValues(oneLine(text), argv)))} (see --help)\n`),
     })
     .addOption(new Option('--redis <url>', 'Redis of the invalidation bus (redis://, rediss://, unix://)').env('SYNCED_CACHE_REDIS'))
     .addOption(
@@ -73,6 +74,10 @@ Examples:
 
   const globals = (command: Command): GlobalOptions => {
     const options = command.optsWithGlobals<GlobalOptions>();
+    // An empty SYNCED_CACHE_SECRET (`SYNCED_CACHE_SECRET=` in an env file) is as if unset; `--secret ''`
+    // stays a usage error. An empty SYNCED_CACHE_ENCRYPTION_KEY stays one too: without the key, a write
+    // would put plaintext among the caches' ciphertext.
+    if (options.secret === '' && command.getOptionValueSourceWithGlobals('secret') === 'env') delete options.secret;
     setJsonOutput(options.json === true);
     return options;
   };
@@ -147,10 +152,11 @@ function rememberUrls(argv: readonly string[]): void {
 
 async function main(argv: string[]): Promise<number> {
   rememberUrls(argv.slice(2));
+  rememberArgumentSecrets(argv.slice(2), process.env);
   let code: number = EXIT.ok;
   const program = buildProgram((c) => {
     code = c;
-  });
+  }, argv.slice(2));
   try {
     if (argv.length <= 2) {
       program.outputHelp({ error: true });

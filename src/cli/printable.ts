@@ -57,3 +57,12 @@ export function showKey(key: string): string {
 export function showToken(text: string): string {
   return /^[!-~]+$/.test(text) && !text.startsWith('"') ? text : toJson(text);
 }
+
+/**
+ * `ms` (since the epoch) as an ISO time, or null when no `Date` can hold it (`toISOString` would throw):
+ * the times `watch` shows come from whoever can publish.
+ */
+export function isoTime(ms: number): string | null {
+  const date = new Date(ms);
+  return Number.isNaN(date.getTime()) ? null : date.toISOString();
+}

@@ -122,6 +122,41 @@ export function rememberSecret(secret: string): void {
   if (secret !== '') remembered.add(secret);
 }
 
+/** Option names that say their value is a secret, even mistyped (`--secret-key=...`, `--password=...`). */
+const SECRET_OPTION = /secret|key|pass|token|auth|cred/i;
+
+/** Options whose value, given as the next argument, is a secret. */
+const SECRET_OPTIONS_WITH_VALUE: ReadonlySet<string> = new Set(['--secret', '--encryption-key']);
+
+/**
+ * Notes, before anything parses the command line, every secret it may hold, so that nothing printed
+ * shows one (Commander's errors quote what was typed): the secrets of the environment, the argument
+ * after `--secret` and `--encryption-key`, and the value of any `--name=value` whose name looks secret.
+ */
+export function rememberArgumentSecrets(argv: readonly string[], env: NodeJS.ProcessEnv): void {
+  for (const name of ['SYNCED_CACHE_SECRET', 'SYNCED_CACHE_ENCRYPTION_KEY']) rememberSecret(env[name] ?? '');
+  argv.forEach((arg, i) => {
+    const next = argv[i + 1];
+    if (SECRET_OPTIONS_WITH_VALUE.has(arg) && next !== undefined) rememberSecret(next);
+    const option = /^(--?[^=]+)=([\s\S]*)$/.exec(arg);
+    if (option !== null && SECRET_OPTION.test(option[1] ?? '')) rememberSecret(option[2] ?? '');
+  });
+}
+
+/**
+ * `text` (Commander's message) with the value of every `--name=value` argument it quotes whole shown as
+ * `***`. Commander quotes one whole only as an unknown option, and the value of an option mistyped
+ * beyond recognition (`--secert=...`) may be a secret as much as any.
+ */
+export function maskOptionValues(text: string, argv: readonly string[]): string {
+  let out = text;
+  for (const arg of argv) {
+    const option = /^(--?[^=]+)=([\s\S]+)$/.exec(arg);
+    if (option !== null) out = out.split(`'${arg}'`).join(`'${option[1]}=${MASK}'`);
+  }
+  return out;
+}
+
 /**
  * Text from elsewhere (a dependency's error message, Commander's): every URL in it redacted, and every
  * remembered secret masked. Our own messages need no scrubbing: they show URLs only through `redactUrl`.

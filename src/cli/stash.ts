@@ -3,7 +3,7 @@
 import { type Command, Option } from 'commander';
 import { KeyExistsError } from 'synced-cache';
 import { Stash } from 'synced-cache/stash';
-import { checkListing, parseValue, printKeys, printValue, type ValueType } from './commands.js';
+import { checkListing, checkWritableKey, parseValue, printKeys, printValue, type ValueType } from './commands.js';
 import { type Context, withCache } from './context.js';
 import { Deadline } from './deadline.js';
 import { EXIT, usage } from './errors.js';
@@ -64,6 +64,7 @@ function withStash(options: GlobalOptions, bus: boolean, body: (stash: Stash<unk
 
 async function setCommand(key: string, raw: string | undefined, local: WriteOptions & { force?: boolean }, options: GlobalOptions) {
   checkKeyArgument(key);
+  checkWritableKey(key, 'stash set');
   const value = await readValue(raw, local.type);
   const force = local.force === true;
   return withStash(options, true, async (stash, { run }) => {
@@ -142,6 +143,7 @@ async function lsCommand(pattern: string | undefined, local: { null?: boolean },
 
 async function delCommand(key: string, options: GlobalOptions) {
   checkKeyArgument(key);
+  checkWritableKey(key, 'stash del');
   return withStash(options, true, async (stash, { run }) => {
     const existed = await run('stash del', () => stash.delete(key));
     if (isJsonOutput()) print('', { key, deleted: existed });

@@ -13,10 +13,10 @@ import {
 import { connectRedis, type RedisConnection } from '../redis/connect.js';
 import { checkSecret, resolveTargets } from './context.js';
 import { Deadline } from './deadline.js';
-import { CliError, EXIT, explain, usage } from './errors.js';
+import { CliError, EXIT, explain, foreignLine, usage } from './errors.js';
 import type { GlobalOptions } from './options.js';
 import { note, print } from './output.js';
-import { showToken, toJson } from './printable.js';
+import { isoTime, showToken, toJson } from './printable.js';
 import { redactUrl } from './redact.js';
 
 export interface WatchOptions {
@@ -26,6 +26,21 @@ export interface WatchOptions {
 
 /** Senders whose last events sequence number is kept, for telling lost messages; past it, all are forgotten. */
 const MAX_TRACKED = 10_000;
+
+/**
+ * `handler` for the messages of channel `on`, made unable to end the process (a throw inside ioredis's
+ * message event would): whoever can publish chooses what it is given, so a message it cannot show is
+ * noted on stderr, in one line, and watching goes on.
+ */
+export function guarded(on: string, handler: (payload: string) => void): (payload: string) => void {
+  return (payload) => {
+    try {
+      handler(payload);
+    } catch (error) {
+      note(`${new Date().toISOString()} could not show a message on ${on}: ${foreignLine(error)}`);
+    }
+  };
+}
 
 function signerOf(secret: string | undefined): MessageSigner | undefined {
   if (secret === undefined) return undefined;
@@ -83,20 +98,30 @@ export async function watchCommand(local: WatchOptions, options: GlobalOptions):
       type,
       origin: message.origin,
       seq: message.seq,
-      sentAt: sentAt === undefined ? null : new Date(sentAt).toISOString(),
+      sentAt: sentAt === undefined ? null : isoTime(sentAt),
       lagMs: lag ?? null,
       ...(keys === undefined ? {} : { keys }),
     });
   };
   const lastSeq = new Map<string, number>();
-  const lost = (batch: EventsMessage, time: string) => {
+  /**
+   * Whether `batch` is new: its sequence number above the last one seen from its sender. An older or
+   * equal one is a replay (a recorded batch published again, which its signature does not tell) or a
+   * duplicate, and is not shown. Also notes the batches lost in transit and the events dropped.
+   */
+  const fresh = (batch: EventsMessage, time: string): boolean => {
     const last = lastSeq.get(batch.origin);
+    const from = `instance=${showToken(batch.origin)}`;
+    if (last !== undefined && batch.seq <= last) {
+      note(`${time} ignored a replayed or duplicate batch from ${from} seq=${batch.seq} (last seen: seq=${last})`);
+      return false;
+    }
     if (lastSeq.size >= MAX_TRACKED) lastSeq.clear();
     lastSeq.set(batch.origin, batch.seq);
-    const from = `instance=${showToken(batch.origin)}`;
     if (last !== undefined && batch.seq > last + 1) note(`${time} ${batch.seq - last - 1} event message(s) from ${from} lost in transit`);
     if (batch.dropped > 0)
       note(`${time} ${batch.dropped} event(s) dropped by ${from} (its events channel was down or slow, or its queue full)`);
+    return true;
   };
   const onEvents = (payload: string) => {
     const time = new Date().toISOString();
@@ -105,11 +130,11 @@ export async function watchCommand(local: WatchOptions, options: GlobalOptions):
       ignored(time, eventsChannel, batch);
       return;
     }
-    lost(batch, time);
+    if (!fresh(batch, time)) return;
     for (const { event, key, at } of batch.events) {
       // The same line as logEvents() prints in-process; keys and ids are escaped there.
       print(formatEvent(event, { key, at, instance: batch.origin }), {
-        time: new Date(at).toISOString(),
+        time: isoTime(at),
         type: 'event',
         event,
         key: key ?? null,
@@ -124,8 +149,8 @@ export async function watchCommand(local: WatchOptions, options: GlobalOptions):
     else note(`${new Date().toISOString()} reconnected to Redis`);
   });
   try {
-    await deadline.race(connection.subscribe(channel, onMessage), 'SUBSCRIBE');
-    if (local.events === true) await deadline.race(connection.subscribe(eventsChannel, onEvents), 'SUBSCRIBE');
+    await deadline.race(connection.subscribe(channel, guarded(channel, onMessage)), 'SUBSCRIBE');
+    if (local.events === true) await deadline.race(connection.subscribe(eventsChannel, guarded(eventsChannel, onEvents)), 'SUBSCRIBE');
   } catch (error) {
     connection.disconnect();
     throw new CliError(explain(error, 'Redis', redis, options.timeout));

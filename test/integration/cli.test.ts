@@ -418,6 +418,30 @@ describe('synced-cache CLI: watch', () => {
     watch.child.kill('SIGINT');
     expect(await watch.exited).toBe(0);
   });
+  it('one hostile message never ends watch: a time no Date can hold is refused and noted, and the next message is shown', async () => {
+    const ns = uniqueNamespace('watch');
+    const watch = await startWatch(on(ns, '--json'), ['--events']);
+    const { Redis } = await import('ioredis');
+    const raw = new Redis(url);
+    onTestFinished(() => raw.disconnect());
+    // Exactly the encoders' form: only the time is wrong, beyond what toISOString() can show.
+    await raw.publish(`synced-cache:${ns}`, `{"v":1,"ns":"${ns}","t":"i","o":"x","q":1,"ts":1e+300,"k":["a"]}`);
+    await raw.publish(`synced-cache:${ns}:events`, `{"v":1,"ns":"${ns}","t":"e","o":"x","q":1,"d":0,"e":[["set",1e+300,"k"]]}`);
+    await raw.publish(`synced-cache:${ns}`, `{"v":1,"ns":"${ns}","t":"i","o":"x","q":2,"ts":1,"k":["after"]}`);
+    await raw.publish(`synced-cache:${ns}:events`, `{"v":1,"ns":"${ns}","t":"e","o":"x","q":2,"d":0,"e":[["set",1,"after"]]}`);
+    await waitFor(() => watch.out.length >= 2, 'the two good messages');
+    expect(watch.out.map((l) => JSON.parse(l) as Record<string, unknown>)).toEqual([
+      expect.objectContaining({ type: 'invalidate', keys: ['after'], sentAt: '1970-01-01T00:00:00.001Z' }),
+      expect.objectContaining({ type: 'event', key: 'after', time: '1970-01-01T00:00:00.001Z' }),
+    ]);
+    expect(watch.err.filter((l) => l.includes('ignored a message'))).toEqual([
+      expect.stringMatching(/ignored a message: missing or invalid timestamp$/),
+      expect.stringMatching(/ignored a message on synced-cache:\S+:events: an event without a valid time$/),
+    ]);
+    expect(watch.child.exitCode).toBeNull();
+    watch.child.kill('SIGINT');
+    expect(await watch.exited).toBe(0);
+  });
 });
 
 describe('synced-cache CLI: bad input and failures', () => {
@@ -450,6 +474,33 @@ describe('synced-cache CLI: bad input and failures', () => {
       expect({ args, code: r.code }).toEqual({ args, code: 2 });
       expect(oneLine(r.stderr)).toMatch(message);
       expect(r.stdout).toBe('');
+    });
+  });
+
+  it("a write or delete of one of the library's own keys is a usage error (exit 2, one line), said before connecting", async () => {
+    // Nothing listens on port 1: a command that connected first would fail with "cannot reach Redis".
+    const cases: [string[], string][] = [
+      [['set', '__synced-cache:salt', 'x'], 'set'],
+      [['del', '__synced-cache:salt'], 'del'],
+      [['delete', '__synced-cache:x'], 'del'],
+      [['stash', 'set', '__synced-cache:x', 'v'], 'stash set'],
+      [['stash', 'del', '__synced-cache:x'], 'stash del'],
+    ];
+    const results = await Promise.all(cases.map(([args]) => run(['--redis', 'redis://127.0.0.1:1', ...args])));
+    cases.forEach(([args, command], i) => {
+      const r = results[i] as Result;
+      expect({ args, code: r.code, stderr: r.stderr }).toEqual({
+        args,
+        code: 2,
+        stderr: `synced-cache: ${command}: keys beginning with "__synced-cache:" are the library's own; choose another key\n`,
+      });
+    });
+    // Spelled with the namespace, it is the core that refuses it, once connected: still a usage error.
+    const ns = uniqueNamespace('cli');
+    const spelled = await run([...on(ns), 'set', `${ns}:__synced-cache:salt`, 'x']);
+    expect({ code: spelled.code, stderr: oneLine(spelled.stderr) }).toEqual({
+      code: 2,
+      stderr: 'synced-cache: set: keys beginning with "__synced-cache:" are the library\'s own; choose another key',
     });
   });
 
@@ -584,6 +635,56 @@ describe('synced-cache CLI: credentials are never printed', () => {
       expect(`${r.stdout}${r.stderr}`).not.toContain(SECRET);
       if (typeof line === 'string') expect(oneLine(r.stderr)).toBe(line);
       else expect(oneLine(r.stderr)).toMatch(line);
+    });
+  });
+
+  it('a mistyped secret option never prints the secret, and is still a usage error (exit 2)', async () => {
+    const cases: { args: string[]; env?: Record<string, string>; line: string }[] = [
+      {
+        args: [`--secert=${SECRET}`, '--redis', 'redis://127.0.0.1:1', 'get', 'k'],
+        line: "synced-cache: error: unknown option '--secert=***' (see --help)",
+      },
+      {
+        args: ['--redis', 'redis://127.0.0.1:1', 'set', 'k', 'v', `--secret-key=${SECRET}`],
+        line: "synced-cache: error: unknown option '--secret-key=***' (see --help)",
+      },
+      {
+        args: ['--redis', 'redis://127.0.0.1:1', `--encryption-key=${SECRET}`, 'get', 'k', '--pasword', SECRET],
+        line: "synced-cache: error: unknown option '--pasword' (see --help)",
+      },
+      // Remembered from the environment and after --secret, even where Commander quotes them otherwise.
+      {
+        args: ['--redis', 'redis://127.0.0.1:1', `x${SECRET}x`],
+        env: { SYNCED_CACHE_SECRET: SECRET },
+        line: "synced-cache: error: unknown command 'x***x' (see --help)",
+      },
+      {
+        args: ['--redis', 'redis://127.0.0.1:1', `x${SECRET}x`],
+        env: { SYNCED_CACHE_ENCRYPTION_KEY: SECRET },
+        line: "synced-cache: error: unknown command 'x***x' (see --help)",
+      },
+      {
+        args: ['--secret', SECRET, '--redis', 'redis://127.0.0.1:1', SECRET],
+        line: "synced-cache: error: unknown command '***' (see --help)",
+      },
+    ];
+    const results = await Promise.all(cases.map(({ args, env }) => run(args, { env: env ?? {} })));
+    cases.forEach(({ args, line }, i) => {
+      const r = results[i] as Result;
+      expect({ args, code: r.code }).toEqual({ args, code: 2 });
+      expect(`${r.stdout}${r.stderr}`).not.toContain(SECRET);
+      expect(oneLine(r.stderr)).toBe(line);
+    });
+  });
+
+  it("an empty SYNCED_CACHE_SECRET is as if unset; an explicit --secret '' stays a usage error", async () => {
+    const ns = uniqueNamespace('cli');
+    await ok([...on(ns), 'set', 'k', '1'], { env: { SYNCED_CACHE_SECRET: '' } });
+    expect((await ok([...on(ns), 'get', 'k'], { env: { SYNCED_CACHE_SECRET: '' } })).stdout).toBe('1\n');
+    const explicit = await run([...on(ns, '--secret', ''), 'get', 'k'], { env: { SYNCED_CACHE_SECRET: '' } });
+    expect({ code: explicit.code, stderr: oneLine(explicit.stderr) }).toEqual({
+      code: 2,
+      stderr: 'synced-cache: --secret: must not be empty, got a string of 0 characters',
     });
   });
 

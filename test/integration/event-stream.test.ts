@@ -172,6 +172,38 @@ describe('watch --events on a signed namespace', () => {
     expect(out).toEqual([]);
   });
 
+  it('shows a replayed signed batch once: each replay (a sequence number already seen from its sender) is one note on stderr', async () => {
+    const ns = uniqueNamespace('replay');
+    const { out, err } = await watch(ns, ['--events', '--secret', SECRET]);
+    const recorder = new Redis(redis.url);
+    onTestFinished(() => recorder.disconnect());
+    const recorded: string[] = [];
+    recorder.on('message', (_channel: string, payload: string) => recorded.push(payload));
+    await recorder.subscribe(eventsChannelFor(ns));
+    const { worker, id } = await writer(ns, SECRET);
+    await worker.call('set', { key: 'account:42', value: 1 });
+    await waitFor(() => recorded.length >= 1 && eventLines(out).length >= 1, 'the batch, recorded and shown');
+    const replayer = new Redis(redis.url);
+    onTestFinished(() => replayer.disconnect());
+    for (let i = 0; i < 3; i++) await replayer.publish(eventsChannelFor(ns), recorded[0] as string);
+    const replays = () => err.filter((l) => l.includes('ignored a replayed or duplicate batch'));
+    await waitFor(() => replays().length >= 3, 'the three replays noted');
+    expect(replays()).toEqual(
+      Array(3).fill(
+        expect.stringMatching(
+          new RegExp(`^synced-cache: \\S+Z ignored a replayed or duplicate batch from instance=${id} seq=1 \\(last seen: seq=1\\)$`),
+        ),
+      ),
+    );
+    // A batch after them is shown: the replays did not move what was seen.
+    await worker.call('set', { key: 'account:43', value: 1 });
+    await waitFor(() => eventLines(out).length >= 2, 'the next event');
+    expect(eventLines(out)).toEqual([
+      expect.stringMatching(new RegExp(` set key=account:42 instance=${id}$`)),
+      expect.stringMatching(new RegExp(` set key=account:43 instance=${id}$`)),
+    ]);
+  });
+
   it('refuses an empty --secret as a usage error', async () => {
     const child = spawn(process.execPath, [bin, '--redis', redis.url, 'watch', '--secret', ''], { cwd: root, env: cleanEnv() });
     const err = collect(child, 'stderr');

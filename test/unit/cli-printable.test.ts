@@ -1,7 +1,7 @@
 // Nothing unprinting written raw (printable.ts), on its own; test/integration/cli.test.ts checks it
 // through the binary.
 import { describe, expect, it } from 'vitest';
-import { escapeText, showKey, showToken, toJson } from '../../src/cli/printable.js';
+import { escapeText, isoTime, showKey, showToken, toJson } from '../../src/cli/printable.js';
 
 describe('printable text', () => {
   it('escapeText writes controls, DEL, C1, separators, bidi and tag characters and lone surrogates as JSON escapes, the rest as it is', () => {
@@ -34,5 +34,12 @@ describe('printable text', () => {
     expect(showToken('a b')).toBe('"a b"');
     expect(showToken('é')).toBe('"é"');
     expect(showToken('"x')).toBe('"\\"x"');
+  });
+
+  it('isoTime shows any time a Date can hold, and null for any other number instead of throwing', () => {
+    expect(isoTime(0)).toBe('1970-01-01T00:00:00.000Z');
+    expect(isoTime(8.64e15)).toBe('+275760-09-13T00:00:00.000Z');
+    expect(isoTime(-8.64e15)).toBe('-271821-04-20T00:00:00.000Z');
+    for (const bad of [8.64e15 + 1, -8.64e15 - 1, 1e300, Number.NaN, Number.POSITIVE_INFINITY]) expect(isoTime(bad)).toBeNull();
   });
 });

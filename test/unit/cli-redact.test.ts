@@ -1,7 +1,7 @@
 // Credentials out of what the CLI prints (redact.ts), on their own; test/integration/cli.test.ts
 // checks them through the binary.
 import { describe, expect, it } from 'vitest';
-import { redactUrl, rememberSecrets, scrub } from '../../src/cli/redact.js';
+import { maskOptionValues, redactUrl, rememberArgumentSecrets, rememberSecrets, scrub } from '../../src/cli/redact.js';
 
 describe('redactUrl', () => {
   it.each([
@@ -40,5 +40,25 @@ describe('scrub', () => {
     rememberSecrets('redis://ada:pa ss%21word@h:6379/?token=tok-123');
     // A URL cut short by a space in its password, the password decoded, the query secret alone.
     expect(scrub('bad URL redis://ada:pa ss%21word@h, auth "pa ss!word" and tok-123')).toBe('bad URL redis://***@h, auth "***" and ***');
+  });
+});
+
+describe('secrets on the command line', () => {
+  it('remembers the secrets of the environment, after --secret and --encryption-key, and in any secret-looking --name=value', () => {
+    rememberArgumentSecrets(
+      ['--secret', 'arg-secret-1', '--encryption-key', 'arg-key-2', '--api-token=tok-3', '--db-password=pw-4', '--ttl=10m', 'get', 'k'],
+      { SYNCED_CACHE_SECRET: 'env-secret-5', SYNCED_CACHE_ENCRYPTION_KEY: 'env-key-6', SYNCED_CACHE_NAMESPACE: 'ns-7' },
+    );
+    expect(scrub('arg-secret-1 arg-key-2 tok-3 pw-4 env-secret-5 env-key-6')).toBe('*** *** *** *** *** ***');
+    // Only secrets: the ttl, the namespace, the command and its key are shown as they are.
+    expect(scrub('10m ns-7 get k')).toBe('10m ns-7 get k');
+  });
+
+  it('masks the value of any --name=value that Commander quotes whole (an unknown option, mistyped or not), and nothing else', () => {
+    const argv = ['--secert=hunter2', '--ttl=soon', 'set', 'k', 'v'];
+    expect(maskOptionValues("error: unknown option '--secert=hunter2'", argv)).toBe("error: unknown option '--secert=***'");
+    expect(maskOptionValues("error: option '--ttl <duration>' argument 'soon' is invalid.", argv)).toBe(
+      "error: option '--ttl <duration>' argument 'soon' is invalid.",
+    );
   });
 });

@@ -373,10 +373,10 @@ describe('decodeEvents', () => {
   const record = fc.record({
     event: fc.constantFrom(...STREAMED_EVENTS),
     key: fc.string({ unit: 'binary' }),
-    // -0 travels as 0 (JSON has no -0); the publisher is given Date.now() values.
+    // -0 travels as 0 (JSON has no -0); the publisher is given Date.now() values, and any time a Date can hold travels.
     at: fc.oneof(
       fc.integer({ min: 0, max: 2 ** 45 }),
-      fc.double({ noNaN: true, noDefaultInfinity: true }).filter((x) => !Object.is(x, -0)),
+      fc.double({ min: -8.64e15, max: 8.64e15, noNaN: true }).filter((x) => !Object.is(x, -0)),
     ),
   });
 
@@ -453,5 +453,24 @@ describe('decodeEvents', () => {
       { numRuns: 5_000 },
     );
     expect(accepted).toBeLessThan(5_000);
+  });
+
+  it("refuses, even in the encoder's very form, an event time a Date cannot hold and a sender id longer than 128 characters", async () => {
+    // A watcher shows every time as a date, and remembers every sender's last sequence number.
+    const [valid] = await sentFor([
+      { event: 'set', key: 'k', at: 1 },
+      { event: 'clear', key: '', at: 2 },
+    ]);
+    expect(decodeEvents(ns, valid?.replace('["set",1,"k"]', '["set",1e+300,"k"]'), 1_048_576)).toBe('an event without a valid time');
+    expect(decodeEvents(ns, valid?.replace('["clear",2]', '["clear",-8640000000000001]'), 1_048_576)).toBe('an event without a valid time');
+    expect(decodeEvents(ns, valid?.replace('["clear",2]', '["clear",8640000000000000]'), 1_048_576)).toMatchObject({
+      events: [{ at: 1 }, { at: 8.64e15 }],
+    });
+    expect(decodeEvents(ns, valid?.replace('"o":"origin-1"', `"o":"${'o'.repeat(129)}"`), 1_048_576)).toBe(
+      'a sender id of 129 characters (at most 128)',
+    );
+    expect(decodeEvents(ns, valid?.replace('"o":"origin-1"', `"o":"${'o'.repeat(128)}"`), 1_048_576)).toMatchObject({
+      origin: 'o'.repeat(128),
+    });
   });
 });

@@ -16,11 +16,25 @@ const otherKey = new MessageSigner('some other key');
 /** Inputs generated, over every property. */
 let cases = 0;
 
+/** The longest sender id a message may carry (documented in docs/security.md). */
+const MAX_SENDER_ID_LENGTH = 128;
 const text = fc.string({ unit: 'binary', maxLength: 12 });
-const origin = fc.oneof(fc.uuid(), fc.string({ unit: 'binary', minLength: 1, maxLength: 12 }), fc.constantFrom('__proto__', 'constructor'));
+const origin = fc.oneof(
+  fc.uuid(),
+  fc.string({ unit: 'binary', minLength: 1, maxLength: 12 }),
+  fc.constantFrom('__proto__', 'constructor', 'o'.repeat(MAX_SENDER_ID_LENGTH)),
+);
+/** Sender ids no valid message carries: longer than MAX_SENDER_ID_LENGTH. */
+const longOrigin = fc.string({ minLength: MAX_SENDER_ID_LENGTH + 1, maxLength: MAX_SENDER_ID_LENGTH + 40 });
+/** The most milliseconds from the epoch, either way, that a Date can hold. */
+const MAX_TIME = 8.64e15;
 // encodeMessage writes -0 as 0: a -0 is not a number a valid message can carry.
-const finite = fc.double({ noNaN: true, noDefaultInfinity: true }).filter((x) => !Object.is(x, -0));
-const sentAt = fc.oneof(fc.integer({ min: 0, max: 2 ** 45 }), finite);
+const finite = fc.double({ min: -MAX_TIME, max: MAX_TIME, noNaN: true }).filter((x) => !Object.is(x, -0));
+const sentAt = fc.oneof(fc.integer({ min: 0, max: 2 ** 45 }), finite, fc.constantFrom(MAX_TIME, -MAX_TIME));
+/** Finite times no valid message carries: beyond what a Date can hold (a watcher could not show them). */
+const outOfRange = fc
+  .double({ min: MAX_TIME, minExcluded: true, noNaN: true, noDefaultInfinity: true })
+  .chain((x) => fc.constantFrom(x, -x));
 const seq = fc.oneof(fc.nat(1_000), fc.maxSafeNat());
 const keys = fc.oneof(fc.constant('*' as const), fc.array(fc.oneof(text, fc.constantFrom('__proto__', '*', '')), { maxLength: 6 }));
 const message: fc.Arbitrary<BusMessage> = fc.oneof(
@@ -79,9 +93,9 @@ const near = fc
     fc.record({
       v: mostly(fc.constant(1)),
       ns: mostly(rarely(fc.constantFrom('ns2', '', 'n'), NS)),
-      o: mostly(origin),
+      o: mostly(fc.oneof({ arbitrary: origin, weight: 6 }, { arbitrary: longOrigin, weight: 1 })),
       q: mostly(rarely(fc.constantFrom(-1, 1.5, 2 ** 53), 0).chain((wrong) => (wrong === 0 ? seq : fc.constant(wrong)))),
-      ts: mostly(sentAt),
+      ts: mostly(fc.oneof({ arbitrary: sentAt, weight: 6 }, { arbitrary: outOfRange, weight: 1 })),
       k: mostly(fc.oneof(keys, fc.array(json, { maxLength: 2 }))),
       n: mostly(seq),
     }),
@@ -150,6 +164,26 @@ describe('the decoder, fuzzed', () => {
       }),
       { numRuns: runs(5_000) },
     );
+  });
+
+  it('refuses a message whose time a Date cannot hold or whose sender id is longer than 128 characters, signed or not', () => {
+    const bad = fc.oneof(
+      fc.tuple(message, outOfRange).map(([m, t]) => ({ ...m, sentAt: t })),
+      fc.tuple(message, longOrigin).map(([m, o]) => ({ ...m, origin: o })),
+    );
+    fc.assert(
+      fc.property(bad, (m) => {
+        cases++;
+        return refused(check(encodeMessage(NS, m))) && refused(check(encodeMessage(NS, m, signer), signer));
+      }),
+      { numRuns: runs(5_000) },
+    );
+    const at = (sentAt: number, o = 'o') => encodeMessage(NS, { type: MessageType.Invalidate, origin: o, seq: 1, sentAt, keys: ['k'] });
+    expect(decodeMessage(NS, at(1e300), MAX)).toBe('missing or invalid timestamp');
+    expect(decodeMessage(NS, at(-8.64e15 - 1), MAX)).toBe('missing or invalid timestamp');
+    expect(decodeMessage(NS, at(8.64e15), MAX)).toMatchObject({ sentAt: 8.64e15 });
+    expect(decodeMessage(NS, at(1, 'o'.repeat(129)), MAX)).toBe('a sender id of 129 characters (at most 128)');
+    expect(decodeMessage(NS, at(1, 'o'.repeat(128)), MAX)).toMatchObject({ origin: 'o'.repeat(128) });
   });
 
   it('never throws on anything and accepts nothing but valid messages: random strings, JSON, values', () => {
