@@ -3,15 +3,13 @@
 // dist/cli.js (and dist/stash.js under it), not the sources.
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { freePort, type RedisServer, startRedisServer } from '../../scripts/redis-server.mjs';
 import { Stash } from '../../src/stash/stash.js';
+import { bin, cleanEnv, root } from '../helpers/cli.js';
 import { uniqueNamespace } from '../helpers/factory.js';
 import { waitFor } from '../helpers/wait.js';
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
-const bin = `${root}dist/cli.js`;
 const RUN_DEADLINE_MS = 15_000;
 const ID = /^_[0-9a-z]{19}$/;
 
@@ -19,12 +17,6 @@ interface Result {
   code: number | null;
   stdout: string;
   stderr: string;
-}
-
-function cleanEnv(): NodeJS.ProcessEnv {
-  const env = { ...process.env };
-  for (const name of Object.keys(env)) if (name.startsWith('SYNCED_CACHE_')) delete env[name];
-  return env;
 }
 
 /** Runs the bin; `input` is piped on stdin (and stdin is closed empty without it). */

@@ -1,20 +1,18 @@
 // The built `synced-cache` bin, run as a subprocess against a private redis-server (and PostgreSQL when
 // it answers). Run `npm run build` first: these tests exercise dist/cli.js, not the sources.
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, statSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import KeyvRedis from '@keyv/redis';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { freePort, type RedisServer, startRedisServer } from '../../scripts/redis-server.mjs';
 import { SyncedCache } from '../../src/index.js';
+import { bin, cleanEnv, lines, root, startWatch as startCliWatch } from '../helpers/cli.js';
 import { uniqueNamespace } from '../helpers/factory.js';
 import { tcpAnswers } from '../helpers/tcp.js';
 import { waitFor } from '../helpers/wait.js';
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
-const bin = `${root}dist/cli.js`;
 const PG = 'postgres://postgres@127.0.0.1:5432/test';
 
 interface Result {
@@ -26,13 +24,6 @@ interface Result {
 
 // The CLI must never hang: every run has a deadline, past which the test fails (and the child is killed).
 const RUN_DEADLINE_MS = 15_000;
-
-/** A clean environment: the SYNCED_CACHE_* fallbacks of the machine must not leak into a test. */
-function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env = { ...process.env };
-  for (const name of Object.keys(env)) if (name.startsWith('SYNCED_CACHE_')) delete env[name];
-  return { ...env, ...extra };
-}
 
 function run(args: string[], options: { env?: Record<string, string>; input?: string } = {}): Promise<Result> {
   const started = Date.now();
@@ -57,19 +48,6 @@ function run(args: string[], options: { env?: Record<string, string>; input?: st
     });
     child.stdin.end(options.input ?? '');
   });
-}
-
-/** Lines of a stream, kept as they arrive, for a long-running child (watch). */
-function lines(child: ChildProcess, stream: 'stdout' | 'stderr'): string[] {
-  const out: string[] = [];
-  let rest = '';
-  child[stream]?.on('data', (d: Buffer) => {
-    rest += d.toString();
-    const parts = rest.split('\n');
-    rest = parts.pop() ?? '';
-    out.push(...parts);
-  });
-  return out;
 }
 
 /** Runs a command that must succeed; on failure the message shows what it printed. */
@@ -337,29 +315,7 @@ describe('synced-cache CLI: round trips', () => {
 });
 
 describe('synced-cache CLI: watch', () => {
-  async function startWatch(args: string[], watchOptions: string[] = []) {
-    const child = spawn(process.execPath, [bin, ...args, 'watch', ...watchOptions], {
-      cwd: root,
-      env: cleanEnv(),
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
-    onTestFinished(() => {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    });
-    const out = lines(child, 'stdout');
-    const err = lines(child, 'stderr');
-    // The notice comes after SUBSCRIBE is confirmed, so nothing published from now on is missed.
-    await waitFor(
-      () => {
-        if (child.exitCode !== null) throw new Error(`watch exited with ${child.exitCode}: ${err.join(' / ')}`);
-        return err.some((l) => l.includes('watching synced-cache:'));
-      },
-      'watch to subscribe',
-      10_000,
-    );
-    return { child, out, err, exited };
-  }
+  const startWatch = (args: string[], watchOptions: string[] = []) => startCliWatch([...args, 'watch', ...watchOptions]);
 
   it('prints each invalidation of the namespace live, with an ISO time, the origin and the keys', async () => {
     const ns = uniqueNamespace('watch');

@@ -3,21 +3,18 @@
 // lines the writer's own logEvents printed; signed channels are read with --secret, and a forged event
 // is not shown; with Redis gone, events are dropped and counted while the writes go on.
 // Run `npm run build` first: the fixture and the CLI load dist/.
-import { type ChildProcess, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { type RedisServer, startRedisServer } from '../../scripts/redis-server.mjs';
 import { encodeEventRecord, encodeEvents, eventsHead } from '../../src/bus/event-messages.js';
 import { eventsChannelFor, MessageSigner, SyncedCache } from '../../src/index.js';
+import { bin, cleanEnv, lines, root, startWatch } from '../helpers/cli.js';
 import { uniqueNamespace } from '../helpers/factory.js';
 import { type Fixture, forkFixture } from '../helpers/fork-fixture.js';
 import { startTcpProxy } from '../helpers/tcp-proxy.js';
 import { waitFor } from '../helpers/wait.js';
-
-const root = fileURLToPath(new URL('../..', import.meta.url));
-const bin = `${root}dist/cli.js`;
 
 let redis: RedisServer;
 
@@ -30,45 +27,9 @@ afterAll(async () => {
   await redis?.stop();
 });
 
-function cleanEnv(): NodeJS.ProcessEnv {
-  const env = { ...process.env };
-  for (const name of Object.keys(env)) if (name.startsWith('SYNCED_CACHE_')) delete env[name];
-  return env;
-}
-
-function collect(child: ChildProcess, stream: 'stdout' | 'stderr'): string[] {
-  const out: string[] = [];
-  let rest = '';
-  child[stream]?.on('data', (d: Buffer) => {
-    rest += d.toString();
-    const parts = rest.split('\n');
-    rest = parts.pop() ?? '';
-    out.push(...parts);
-  });
-  return out;
-}
-
 /** `synced-cache watch` on `namespace` with `options`, once it has subscribed. */
-async function watch(namespace: string, options: string[], globals: string[] = []) {
-  const child = spawn(process.execPath, [bin, ...globals, '--redis', redis.url, '--namespace', namespace, 'watch', ...options], {
-    cwd: root,
-    env: cleanEnv(),
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  onTestFinished(() => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  });
-  const out = collect(child, 'stdout');
-  const err = collect(child, 'stderr');
-  await waitFor(
-    () => {
-      if (child.exitCode !== null) throw new Error(`watch exited with ${child.exitCode}: ${err.join(' / ')}`);
-      return err.some((l) => l.includes('watching synced-cache:'));
-    },
-    'watch to subscribe',
-    10_000,
-  );
-  return { child, out, err };
+function watch(namespace: string, options: string[], globals: string[] = []) {
+  return startWatch([...globals, '--redis', redis.url, '--namespace', namespace, 'watch', ...options]);
 }
 
 async function writer(namespace: string, secret?: string): Promise<{ worker: Fixture; id: string }> {
@@ -206,7 +167,7 @@ describe('watch --events on a signed namespace', () => {
 
   it('refuses an empty --secret as a usage error', async () => {
     const child = spawn(process.execPath, [bin, '--redis', redis.url, 'watch', '--secret', ''], { cwd: root, env: cleanEnv() });
-    const err = collect(child, 'stderr');
+    const err = lines(child, 'stderr');
     const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
     expect({ code, err }).toEqual({ code: 2, err: ['synced-cache: --secret: must not be empty, got a string of 0 characters'] });
   });
