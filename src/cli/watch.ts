@@ -1,6 +1,7 @@
 // watch: every message on the namespace's channel, one line each, until interrupted; with --events, also
 // every operation the caches stream on its events channel.
 import {
+  type BusMessage,
   channelFor,
   decodeEvents,
   decodeMessage,
@@ -76,6 +77,26 @@ export async function watchCommand(local: WatchOptions, options: GlobalOptions):
     // The invalidation channel's notes read as they always have; the events channel's name themselves.
     note(`${time} ignored a message${on === channel ? '' : ` on ${on}`}: ${reason}`);
   };
+  const lastInvalidation = new Map<string, number>();
+  /**
+   * Whether an invalidation is new: its sequence number above the last one its sender sent (heartbeats
+   * carry that number too). An older or equal one is a replay or a duplicate, which the caches drop: it
+   * is noted instead of shown. Heartbeats always pass, and tell where a sender is.
+   */
+  const freshInvalidation = (message: BusMessage, time: string): boolean => {
+    const last = lastInvalidation.get(message.origin);
+    if (message.type === MessageType.Invalidate && last !== undefined && message.seq <= last) {
+      note(
+        `${time} ignored a replayed or duplicate invalidation from origin=${showToken(message.origin)} seq=${message.seq} (last seen: seq=${last})`,
+      );
+      return false;
+    }
+    if (last === undefined || message.seq > last) {
+      if (lastInvalidation.size >= MAX_TRACKED) lastInvalidation.clear();
+      lastInvalidation.set(message.origin, message.seq);
+    }
+    return true;
+  };
   const onMessage = (payload: string) => {
     const now = Date.now();
     const time = new Date(now).toISOString();
@@ -85,6 +106,7 @@ export async function watchCommand(local: WatchOptions, options: GlobalOptions):
       ignored(time, channel, message);
       return;
     }
+    if (!freshInvalidation(message, time)) return;
     if (message.type === MessageType.Heartbeat && local.heartbeats !== true) return;
     const type = message.type === MessageType.Invalidate ? 'invalidate' : 'heartbeat';
     const sentAt = message.sentAt > 0 ? message.sentAt : undefined;

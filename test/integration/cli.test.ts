@@ -374,6 +374,27 @@ describe('synced-cache CLI: watch', () => {
     watch.child.kill('SIGINT');
     expect(await watch.exited).toBe(0);
   });
+  it('a replayed or duplicate invalidation (a sequence number its sender already used) is noted, not shown', async () => {
+    const ns = uniqueNamespace('watch');
+    const watch = await startWatch(on(ns));
+    const { Redis } = await import('ioredis');
+    const raw = new Redis(url);
+    onTestFinished(() => raw.disconnect());
+    const message = (seq: number, key: string) =>
+      `{"v":1,"ns":"${ns}","t":"i","o":"sender-1","q":${seq},"ts":${Date.now()},"k":["${key}"]}`;
+    await raw.publish(`synced-cache:${ns}`, message(1, 'a'));
+    await raw.publish(`synced-cache:${ns}`, message(2, 'b'));
+    await raw.publish(`synced-cache:${ns}`, message(1, 'a'));
+    await raw.publish(`synced-cache:${ns}`, message(3, 'c'));
+    await waitFor(() => watch.out.length >= 3, 'the three fresh invalidations');
+    expect(watch.out.map((l) => / keys=(\S+)$/.exec(l)?.[1])).toEqual(['["a"]', '["b"]', '["c"]']);
+    expect(watch.err.filter((l) => l.includes('replayed'))).toEqual([
+      expect.stringMatching(/ ignored a replayed or duplicate invalidation from origin=sender-1 seq=1 \(last seen: seq=2\)$/),
+    ]);
+    watch.child.kill('SIGINT');
+    expect(await watch.exited).toBe(0);
+  });
+
   it('one hostile message never ends watch: a time no Date can hold is refused and noted, and the next message is shown', async () => {
     const ns = uniqueNamespace('watch');
     const watch = await startWatch(on(ns, '--json'), ['--events']);
