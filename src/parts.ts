@@ -172,7 +172,10 @@ export function buildParts<V>(resolved: ResolvedOptions, emitter: EventEmitter, 
             counts: observer.counts.lock,
             report: (error) => observer.error(error),
           }),
-    store: (key, value, settings, unchanged) => writes.setLoaded(key, value, settings, unchanged),
+    // A loader that answers once close() has begun (its signal aborted, ignored) still answers its callers,
+    // but is not stored: the write could not be announced, and the store may be closed by then (a Redis
+    // adapter asked to write would reconnect and keep the process alive).
+    store: (key, value, settings, unchanged) => (closing() ? Promise.resolve() : writes.setLoaded(key, value, settings, unchanged)),
   });
   return {
     namespace,

@@ -35,6 +35,36 @@ describe('robustness', () => {
     expect(await b.get('k')).toBe('new');
   });
 
+  it('a getOrSet whose loader answers after close() began returns its value and writes nothing: the store may be closed, the bus is', async () => {
+    const hub = new Hub();
+    const shared = new Map<string, unknown>();
+    const store = new ControlledStore(shared);
+    const a = new SyncedCache<string>({ namespace: 'gc', store, transport: hub.transport() });
+    const b = makeCache<string>({ namespace: 'gc', store: new ControlledStore(shared), transport: hub.transport() });
+    await waitFor(() => a.stats().bus === 'up' && b.stats().bus === 'up', 'up');
+    let answer!: (value: string) => void;
+    let aborted = false;
+    const loading = a.getOrSet('k', (_key, { signal }) => {
+      signal.addEventListener('abort', () => {
+        aborted = true;
+      });
+      return new Promise<string>((resolve) => {
+        answer = resolve;
+      });
+    });
+    await waitFor(() => answer !== undefined, 'the loader called');
+    await a.close();
+    expect(aborted).toBe(true);
+    // A loader that ignores its signal still answers its caller; nothing reaches the store after close,
+    // where a write could neither be announced nor find the store open (an adapter would reconnect).
+    answer('late');
+    expect(await loading).toBe('late');
+    await turns(5);
+    expect(store.calls.set).toBe(0);
+    expect(shared.size).toBe(0);
+    expect(await b.get('k')).toBeUndefined();
+  });
+
   it('without echo, one failed publish is noticed by receivers and republished at the next beat', async () => {
     const hub = new Hub();
     const shared = new Map<string, unknown>();
