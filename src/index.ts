@@ -6,7 +6,7 @@ export type { BusMessage, HeartbeatMessage, InvalidateMessage } from './bus/mess
 export { channelFor, decodeMessage, encodeMessage, MessageType, PROTOCOL_VERSION } from './bus/messages.js';
 export type { Secret } from './bus/signing.js';
 export { MessageSigner } from './bus/signing.js';
-export type { BusTransport, TransportConnection, TransportHandlers } from './bus/transport.js';
+export type { BusTransport, TransportConnection, TransportHandlers, TransportOpenOptions } from './bus/transport.js';
 export type { Clock } from './clock.js';
 export { systemClock } from './clock.js';
 export {

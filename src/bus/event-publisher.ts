@@ -84,14 +84,19 @@ export class EventPublisher implements EventSink {
       EVENTS_TAIL.length +
       (options.signer === undefined ? 0 : SIGNATURE_CHARS);
     // A transport may call back from inside open(), before #connection is set: state changes only.
-    this.#connection = transport.open(eventsChannelFor(options.namespace), {
-      // The channel carries every process's events, ours among them: none of them is for us.
-      message: () => {},
-      up: () => this.#changed('up'),
-      down: () => this.#changed('down'),
-      // The bus reports the state of the same Redis; once is enough.
-      error: () => {},
-    });
+    // Publish-only: with N caches streaming, each would otherwise be sent the events of all N.
+    this.#connection = transport.open(
+      eventsChannelFor(options.namespace),
+      {
+        // A transport that ignores publishOnly delivers every process's events, ours among them: none is for us.
+        message: () => {},
+        up: () => this.#changed('up'),
+        down: () => this.#changed('down'),
+        // The bus reports the state of the same Redis; once is enough.
+        error: () => {},
+      },
+      { publishOnly: true },
+    );
   }
 
   /** Events waiting to be sent. */

@@ -10,6 +10,17 @@ export interface TransportHandlers {
   error(error: Error): void;
 }
 
+/** How a connection is used: given to {@link BusTransport.open}. */
+export interface TransportOpenOptions {
+  /**
+   * The caller only publishes on the channel and never needs its messages (the event stream): the
+   * transport may subscribe to something narrower, a channel of the connection's own, to report
+   * `up()`/`down()`, so that it is not sent every message every other process publishes there. A
+   * transport that ignores this delivers the channel's messages as usual; they are dropped.
+   */
+  publishOnly?: boolean;
+}
+
 /** One subscription to one channel, with the means to publish on it. */
 export interface TransportConnection {
   /** Publishes `payload` on the channel. Rejects when it cannot be sent now; must not queue for later. */
@@ -39,5 +50,5 @@ export interface BusTransport {
    */
   readonly echoesOwnMessages: boolean;
   /** Subscribes to `channel`. Calls `handlers.up()` once the subscription is in place, and again after every recovery. */
-  open(channel: string, handlers: TransportHandlers): TransportConnection;
+  open(channel: string, handlers: TransportHandlers, options?: TransportOpenOptions): TransportConnection;
 }

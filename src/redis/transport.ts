@@ -1,5 +1,6 @@
+import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
-import type { BusTransport, TransportConnection, TransportHandlers } from '../bus/transport.js';
+import type { BusTransport, TransportConnection, TransportHandlers, TransportOpenOptions } from '../bus/transport.js';
 import { BusError } from '../errors.js';
 import { CLOSE_AT_ONCE, isClient, isCluster, OWN_CLIENT_DEFAULTS, type RedisOption } from './clients.js';
 import { ClusterConnection } from './cluster-transport.js';
@@ -29,9 +30,9 @@ export class RedisTransport implements BusTransport {
     this.#scrubber = new Scrubber(secretsOf(target));
   }
 
-  open(channel: string, handlers: TransportHandlers): TransportConnection {
+  open(channel: string, handlers: TransportHandlers, options: TransportOpenOptions = {}): TransportConnection {
     const scrubber = this.#scrubber;
-    const connection = this.#open(channel, {
+    const connection = this.#open(channel, options.publishOnly === true, {
       message: (payload) => handlers.message(payload),
       up: () => handlers.up(),
       down: (reason) => handlers.down(scrubber.error(reason)),
@@ -47,7 +48,7 @@ export class RedisTransport implements BusTransport {
     };
   }
 
-  #open(channel: string, handlers: TransportHandlers): TransportConnection {
+  #open(channel: string, publishOnly: boolean, handlers: TransportHandlers): TransportConnection {
     const target = this.#target;
     if (isCluster(target)) return new ClusterConnection(channel, handlers, target);
     let publisher: Redis;
@@ -66,12 +67,18 @@ export class RedisTransport implements BusTransport {
       subscriber = new Redis({ ...OWN_CLIENT_DEFAULTS, connectionName: 'synced-cache:sub', ...target });
       ownsPublisher = true;
     }
-    return new RedisConnection(channel, handlers, publisher, subscriber, ownsPublisher);
+    // Publishing only: the subscription that proves the connection up is to a channel nobody else uses, so
+    // this process is not sent what every other one publishes (a sharded cluster subscribes as usual).
+    const listen = publishOnly ? `${channel}:up:${randomUUID()}` : channel;
+    return new RedisConnection(channel, listen, handlers, publisher, subscriber, ownsPublisher);
   }
 }
 
 class RedisConnection implements TransportConnection {
+  /** Where it publishes. */
   readonly #channel: string;
+  /** What it subscribes to: the channel, or for a publish-only connection one of its own. */
+  readonly #listen: string;
   readonly #handlers: TransportHandlers;
   readonly #publisher: Redis;
   readonly #subscriber: Redis;
@@ -83,8 +90,9 @@ class RedisConnection implements TransportConnection {
   // has closed cannot report the subscription as up.
   #epoch = 0;
 
-  constructor(channel: string, handlers: TransportHandlers, publisher: Redis, subscriber: Redis, ownsPublisher: boolean) {
+  constructor(channel: string, listen: string, handlers: TransportHandlers, publisher: Redis, subscriber: Redis, ownsPublisher: boolean) {
     this.#channel = channel;
+    this.#listen = listen;
     this.#handlers = handlers;
     this.#publisher = publisher;
     this.#subscriber = subscriber;
@@ -92,7 +100,7 @@ class RedisConnection implements TransportConnection {
 
     // The message listener is attached before SUBSCRIBE is ever sent.
     subscriber.on('message', (ch: string, message: string) => {
-      if (ch === this.#channel) this.#handlers.message(message);
+      if (ch === this.#listen) this.#handlers.message(message);
     });
     subscriber.on('ready', () => {
       this.#lastError = undefined;
@@ -116,7 +124,7 @@ class RedisConnection implements TransportConnection {
   #subscribe(): void {
     if (this.#closed) return;
     const epoch = ++this.#epoch;
-    this.#subscriber.subscribe(this.#channel).then(
+    this.#subscriber.subscribe(this.#listen).then(
       () => {
         if (!this.#closed && epoch === this.#epoch) this.#handlers.up();
       },

@@ -173,6 +173,29 @@ describe('watch --events on a signed namespace', () => {
   });
 });
 
+describe('events on Redis', () => {
+  it('each cache publishes on the events channel without subscribing to it: N caches are not each sent the events of all N', async () => {
+    const ns = uniqueNamespace('pubonly');
+    const caches = [1, 2, 3].map(() => new SyncedCache<number>({ namespace: ns, redis: redis.url, events: { bus: true } }));
+    onTestFinished(() => Promise.all(caches.map((c) => c.close())));
+    await Promise.all(caches.map((c) => c.ready()));
+    const admin = new Redis(redis.url);
+    onTestFinished(() => admin.disconnect());
+    const subscribers = async (channel: string) => ((await admin.pubsub('NUMSUB', channel)) as [string, number])[1];
+    await waitFor(async () => (await subscribers(`synced-cache:${ns}`)) === 3, 'the three caches on the invalidation channel');
+    const listener = new Redis(redis.url);
+    onTestFinished(() => listener.disconnect());
+    const heard: string[] = [];
+    listener.on('message', (_channel: string, payload: string) => heard.push(payload));
+    await listener.subscribe(eventsChannelFor(ns));
+    // Only the listener is subscribed to the events channel; each cache proves its connection up elsewhere.
+    expect(await subscribers(eventsChannelFor(ns))).toBe(1);
+    for (const [i, cache] of caches.entries()) await cache.set(`k${i}`, i);
+    await waitFor(() => heard.length === 3, 'one batch from each cache');
+    await waitFor(() => caches.every((c) => c.stats().events.published === 1), 'each counted its event');
+  });
+});
+
 describe('events are best effort', () => {
   it('after the path to Redis dies silently, the event stream comes back with the bus, on new connections', async () => {
     const proxy = await startTcpProxy(redis.port);
