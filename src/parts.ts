@@ -220,6 +220,8 @@ export async function closeParts<V>(parts: Parts<V>): Promise<void> {
       ).catch(() => false),
       parts.background.drain(storeTimeout, new CacheClosedError('getOrSet')),
     ]);
+    // No write may begin its store call from here on: the bus is about to close.
+    parts.path.seal();
     if (!idle) {
       const message = `closed with writes still in flight after ${storeTimeout} ms (storeTimeout): their invalidations may not be sent`;
       observer.error(new StoreError('close', undefined, undefined, message));

@@ -77,8 +77,11 @@ export class RedisTransport implements BusTransport {
 class RedisConnection implements TransportConnection {
   /** Where it publishes. */
   readonly #channel: string;
-  /** What it subscribes to: the channel, or for a publish-only connection one of its own. */
-  readonly #listen: string;
+  /**
+   * What it subscribes to: the channel, or for a publish-only connection one of its own, until a Redis
+   * user limited to the channels themselves (an ACL) refuses that: then the channel after all.
+   */
+  #listen: string;
   readonly #handlers: TransportHandlers;
   readonly #publisher: Redis;
   readonly #subscriber: Redis;
@@ -130,6 +133,13 @@ class RedisConnection implements TransportConnection {
       },
       (error: unknown) => {
         if (this.#closed || epoch !== this.#epoch) return;
+        if (this.#listen !== this.#channel && /NOPERM/.test(String((error as Error | undefined)?.message))) {
+          // An ACL that names the channels exactly: subscribe to the channel itself (its messages are
+          // dropped), as before publish-only connections, rather than fail for good.
+          this.#listen = this.#channel;
+          this.#subscribe();
+          return;
+        }
         // The connection is up but SUBSCRIBE failed: drop it so ioredis reconnects and we try again.
         this.#handlers.down(new BusError('SUBSCRIBE failed', { cause: error }));
         this.#subscriber.disconnect(true);

@@ -1,5 +1,6 @@
 import type { Fences } from '../coherence/fences.js';
 import type { Trust } from '../coherence/trust.js';
+import { CacheClosedError } from '../errors.js';
 import type { MemoryTier } from '../memory/memory-tier.js';
 import type { Observer, WriteReport } from '../observe/events.js';
 import { lateSettlement, mayHaveReachedStore } from '../store/calls.js';
@@ -28,6 +29,8 @@ export class WritePath<V> {
   readonly #announce: Announce;
   #inFlight = 0;
   #idle: (() => void) | undefined;
+  /** Set by close() once it stops waiting for writes: from then on no write reaches the store. */
+  #sealed = false;
 
   constructor(fences: Fences, memory: MemoryTier<V>, trust: Trust, observer: Observer, announce: Announce) {
     this.#fences = fences;
@@ -65,7 +68,17 @@ export class WritePath<V> {
     });
   }
 
+  /**
+   * close() has stopped waiting for writes in flight and closes the bus: a write whose store call has not
+   * begun (an update whose updater answered late, say) could no longer be announced, and would reach a
+   * store its owner may be closing. Such a write rejects with CacheClosedError, touching nothing.
+   */
+  seal(): void {
+    this.#sealed = true;
+  }
+
   async run<R>(plan: WritePlan<R, V>): Promise<R | undefined> {
+    if (this.#sealed) throw new CacheClosedError(plan.operation);
     if (plan.condition !== undefined && !plan.condition()) return undefined;
     const { keys } = plan;
     const fences = this.#fences;

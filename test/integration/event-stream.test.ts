@@ -177,7 +177,9 @@ describe('events on Redis', () => {
   it('each cache publishes on the events channel without subscribing to it: N caches are not each sent the events of all N', async () => {
     const ns = uniqueNamespace('pubonly');
     const caches = [1, 2, 3].map(() => new SyncedCache<number>({ namespace: ns, redis: redis.url, events: { bus: true } }));
-    onTestFinished(() => Promise.all(caches.map((c) => c.close())));
+    onTestFinished(async () => {
+      await Promise.all(caches.map((c) => c.close()));
+    });
     await Promise.all(caches.map((c) => c.ready()));
     const admin = new Redis(redis.url);
     onTestFinished(() => admin.disconnect());
@@ -193,6 +195,35 @@ describe('events on Redis', () => {
     for (const [i, cache] of caches.entries()) await cache.set(`k${i}`, i);
     await waitFor(() => heard.length === 3, 'one batch from each cache');
     await waitFor(() => caches.every((c) => c.stats().events.published === 1), 'each counted its event');
+  });
+});
+
+describe('events under a Redis user limited to the channels themselves (an ACL)', () => {
+  it('the publish-only connection falls back to subscribing to the events channel: events flow, with no reconnect storm', async () => {
+    const ns = uniqueNamespace('acl');
+    const own = await startRedisServer({
+      args: [
+        ...['--user', 'bus', 'on', '>pw', 'resetchannels', `&synced-cache:${ns}`, `&synced-cache:${ns}:events`],
+        ...['+publish', '+subscribe', '+ping', '+info', '+client|setname'],
+      ],
+    });
+    onTestFinished(() => own.stop());
+    const admin = new Redis(own.url);
+    onTestFinished(() => admin.disconnect());
+    const connections = async () => Number(/total_connections_received:(\d+)/.exec(await admin.info('stats'))?.[1]);
+    const cache = new SyncedCache<number>({ namespace: ns, redis: `redis://bus:pw@127.0.0.1:${own.port}`, events: { bus: true } });
+    onTestFinished(() => cache.close());
+    cache.on('error', () => {});
+    await cache.ready();
+    const before = await connections();
+    for (let i = 0; i < 10; i++) {
+      await cache.set(`k${i}`, i);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    await waitFor(() => cache.stats().events.published === 10, 'the ten events published');
+    expect(cache.stats().events.dropped).toBe(0);
+    // A refused SUBSCRIBE dropped the connection and tried again, about ten times a second.
+    expect((await connections()) - before).toBe(0);
   });
 });
 

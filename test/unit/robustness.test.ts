@@ -65,6 +65,47 @@ describe('robustness', () => {
     expect(await b.get('k')).toBeUndefined();
   });
 
+  it('an update() whose updater answers after close() stopped waiting rejects and writes nothing: it could not be announced', async () => {
+    const hub = new Hub();
+    const shared = new Map<string, unknown>();
+    const store = new ControlledStore(shared);
+    const a = new SyncedCache<string>({ namespace: 'uc', store, transport: hub.transport(), storeTimeout: 50 });
+    const b = makeCache<string>({ namespace: 'uc', store: new ControlledStore(shared), transport: hub.transport() });
+    a.on('error', () => {});
+    await waitFor(() => a.stats().bus === 'up' && b.stats().bus === 'up', 'up');
+    await a.set('k', 'old');
+    expect(await b.get('k')).toBe('old');
+    let answer: ((value: string) => void) | undefined;
+    const updated = a.update('k', () => new Promise<string>((resolve) => (answer = resolve)));
+    await waitFor(() => answer !== undefined, 'the updater called');
+    // close() waits storeTimeout for the update in flight, then gives up on it and closes the bus.
+    await a.close();
+    const setsBefore = store.calls.set;
+    answer?.('new');
+    await expect(updated).rejects.toThrow(/the cache is closed/);
+    expect(store.calls.set).toBe(setsBefore);
+    expect(await b.get('k')).toBe('old');
+    expect(await makeCache<string>({ namespace: 'uc', store: new ControlledStore(shared) }).get('k')).toBe('old');
+  });
+
+  it('an update() whose updater answers while close() still waits is written and announced', async () => {
+    const hub = new Hub();
+    const shared = new Map<string, unknown>();
+    const a = new SyncedCache<string>({ namespace: 'uw', store: new ControlledStore(shared), transport: hub.transport() });
+    const b = makeCache<string>({ namespace: 'uw', store: new ControlledStore(shared), transport: hub.transport() });
+    await waitFor(() => a.stats().bus === 'up' && b.stats().bus === 'up', 'up');
+    await a.set('k', 'old');
+    expect(await b.get('k')).toBe('old');
+    let answer: ((value: string) => void) | undefined;
+    const updated = a.update('k', () => new Promise<string>((resolve) => (answer = resolve)));
+    await waitFor(() => answer !== undefined, 'the updater called');
+    const closing = a.close();
+    answer?.('new');
+    expect(await updated).toBe('new');
+    await closing;
+    await waitFor(async () => (await b.get('k')) === 'new', 'B told of the update');
+  });
+
   it('without echo, one failed publish is noticed by receivers and republished at the next beat', async () => {
     const hub = new Hub();
     const shared = new Map<string, unknown>();
