@@ -125,6 +125,12 @@ export function rememberSecret(secret: string): void {
 /** Option names that say their value is a secret, even mistyped (`--secret-key=...`, `--password=...`). */
 const SECRET_OPTION = /secret|key|pass|token|auth|cred/i;
 
+/** Leading characters that read as dashes: ASCII hyphens and the Unicode dash punctuation. */
+const LEADING_DASHES = /^[-\p{Pd}]+/u;
+
+/** A `name=value` or `name:value` argument (no `//` after the colon: not a URL). */
+const NAME_AND_VALUE = /^([^=:]+)(?:=|:(?!\/\/))([\s\S]*)$/;
+
 /** Options whose value, given as the next argument, is a secret. */
 const SECRET_OPTIONS_WITH_VALUE: ReadonlySet<string> = new Set(['--secret', '--encryption-key']);
 
@@ -137,8 +143,10 @@ export function rememberArgumentSecrets(argv: readonly string[], env: NodeJS.Pro
   for (const name of ['SYNCED_CACHE_SECRET', 'SYNCED_CACHE_ENCRYPTION_KEY']) rememberSecret(env[name] ?? '');
   argv.forEach((arg, i) => {
     const next = argv[i + 1];
-    if (SECRET_OPTIONS_WITH_VALUE.has(arg) && next !== undefined) rememberSecret(next);
-    const option = /^(--?[^=]+)=([\s\S]*)$/.exec(arg);
+    // Dashes as typed or as pasted from rendered docs (an em or en dash).
+    if (SECRET_OPTIONS_WITH_VALUE.has(arg.replace(LEADING_DASHES, '--')) && next !== undefined) rememberSecret(next);
+    // `--secret=...`, `--secret:...`, `SYNCED_CACHE_SECRET=...` given as an argument, whatever the dashes.
+    const option = NAME_AND_VALUE.exec(arg);
     if (option !== null && SECRET_OPTION.test(option[1] ?? '')) rememberSecret(option[2] ?? '');
   });
 }
@@ -151,8 +159,8 @@ export function rememberArgumentSecrets(argv: readonly string[], env: NodeJS.Pro
 export function maskOptionValues(text: string, argv: readonly string[]): string {
   let out = text;
   for (const arg of argv) {
-    const option = /^(--?[^=]+)=([\s\S]+)$/.exec(arg);
-    if (option !== null) out = out.split(`'${arg}'`).join(`'${option[1]}=${MASK}'`);
+    const option = /^([^=:]+)([=:](?!\/\/))([\s\S]+)$/.exec(arg);
+    if (option !== null) out = out.split(`'${arg}'`).join(`'${option[1]}${option[2]}${MASK}'`);
   }
   return out;
 }

@@ -644,6 +644,23 @@ describe('synced-cache CLI: credentials are never printed', () => {
         args: ['--secret', SECRET, '--redis', 'redis://127.0.0.1:1', SECRET],
         line: "synced-cache: error: unknown command '***' (see --help)",
       },
+      // Dashes pasted from rendered docs, a colon for the equals sign, the environment's spelling as an argument.
+      {
+        args: ['--redis', 'redis://127.0.0.1:1', `\u2014secret=${SECRET}`, 'get', 'k'],
+        line: "synced-cache: error: unknown command '\u2014secret=***' (see --help)",
+      },
+      {
+        args: ['--redis', 'redis://127.0.0.1:1', `\u2013-encryption-key=${SECRET}`, 'get', 'k'],
+        line: "synced-cache: error: unknown command '\u2013-encryption-key=***' (see --help)",
+      },
+      {
+        args: ['--redis', 'redis://127.0.0.1:1', `--secret:${SECRET}`, 'get', 'k'],
+        line: "synced-cache: error: unknown option '--secret:***' (see --help)",
+      },
+      {
+        args: ['--redis', 'redis://127.0.0.1:1', `SYNCED_CACHE_SECRET=${SECRET}`, 'get', 'k'],
+        line: "synced-cache: error: unknown command 'SYNCED_CACHE_SECRET=***' (see --help)",
+      },
     ];
     const results = await Promise.all(cases.map(({ args, env }) => run(args, { env: env ?? {} })));
     cases.forEach(({ args, line }, i) => {
