@@ -14,6 +14,43 @@ export function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv 
   return { ...env, ...extra };
 }
 
+/** What a run of the bin printed, and how it ended. */
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  ms: number;
+}
+
+/** How long one run of the bin may take before the test gives up on it (and kills it). */
+export const RUN_DEADLINE_MS = 15_000;
+
+/** Runs the bin with a clean environment (plus `env`); `input` is piped on stdin (closed empty without it). */
+export function runCli(args: readonly string[], options: { env?: Record<string, string>; input?: string } = {}): Promise<CliResult> {
+  const started = Date.now();
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [bin, ...args], { cwd: root, env: cleanEnv(options.env), stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => {
+      stdout += d.toString();
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+    });
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`synced-cache ${args.join(' ')} did not exit within ${RUN_DEADLINE_MS} ms; stderr: ${stderr}`));
+    }, RUN_DEADLINE_MS);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr, ms: Date.now() - started });
+    });
+    child.stdin.end(options.input ?? '');
+  });
+}
+
 /** Lines of a stream, kept as they arrive, for a long-running child (watch). */
 export function lines(child: ChildProcess, stream: 'stdout' | 'stderr'): string[] {
   const out: string[] = [];

@@ -1,48 +1,15 @@
-// `synced-cache stash ...`: the built bin, run as a subprocess against a private redis-server, beside
-// a stash in this process as the other session. Run `npm run build` first: these tests exercise
-// dist/cli.js (and dist/stash.js under it), not the sources.
-import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { freePort, type RedisServer, startRedisServer } from '../../scripts/redis-server.mjs';
 import { Stash } from '../../src/stash/stash.js';
-import { bin, cleanEnv, root } from '../helpers/cli.js';
+import { bin, type CliResult, root, runCli } from '../helpers/cli.js';
 import { uniqueNamespace } from '../helpers/factory.js';
 import { waitFor } from '../helpers/wait.js';
 
-const RUN_DEADLINE_MS = 15_000;
 const ID = /^_[0-9a-z]{19}$/;
 
-interface Result {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
 /** Runs the bin; `input` is piped on stdin (and stdin is closed empty without it). */
-function run(args: string[], input = ''): Promise<Result> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [bin, ...args], { cwd: root, env: cleanEnv(), stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => {
-      stdout += d.toString();
-    });
-    child.stderr.on('data', (d: Buffer) => {
-      stderr += d.toString();
-    });
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`synced-cache ${args.join(' ')} did not exit within ${RUN_DEADLINE_MS} ms; stderr: ${stderr}`));
-    }, RUN_DEADLINE_MS);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-    child.stdin.end(input);
-  });
-}
+const run = (args: string[], input = '') => runCli(args, { input });
 
 function oneLine(text: string): string {
   const trimmed = text.trimEnd();
@@ -283,7 +250,7 @@ describe('synced-cache stash: usage and failures', () => {
     ];
     const results = await Promise.all(cases.map(([args]) => run(args)));
     cases.forEach(([args, message], i) => {
-      const r = results[i] as Result;
+      const r = results[i] as CliResult;
       expect({ args, code: r.code }).toEqual({ args, code: 2 });
       expect(oneLine(r.stderr)).toMatch(message);
       expect(r.stdout).toBe('');

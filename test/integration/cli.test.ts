@@ -8,47 +8,16 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { freePort, type RedisServer, startRedisServer } from '../../scripts/redis-server.mjs';
 import { SyncedCache } from '../../src/index.js';
-import { bin, cleanEnv, lines, root, startWatch as startCliWatch } from '../helpers/cli.js';
+import { bin, type CliResult, cleanEnv, lines, RUN_DEADLINE_MS, root, runCli, startWatch as startCliWatch } from '../helpers/cli.js';
 import { uniqueNamespace } from '../helpers/factory.js';
 import { tcpAnswers } from '../helpers/tcp.js';
 import { waitFor } from '../helpers/wait.js';
 
 const PG = 'postgres://postgres@127.0.0.1:5432/test';
 
-interface Result {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-  ms: number;
-}
+type Result = CliResult;
 
-// The CLI must never hang: every run has a deadline, past which the test fails (and the child is killed).
-const RUN_DEADLINE_MS = 15_000;
-
-function run(args: string[], options: { env?: Record<string, string>; input?: string } = {}): Promise<Result> {
-  const started = Date.now();
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [bin, ...args], { cwd: root, env: cleanEnv(options.env), stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => {
-      stdout += d.toString();
-    });
-    child.stderr.on('data', (d: Buffer) => {
-      stderr += d.toString();
-    });
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`synced-cache ${args.join(' ')} did not exit within ${RUN_DEADLINE_MS} ms; stderr: ${stderr}`));
-    }, RUN_DEADLINE_MS);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr, ms: Date.now() - started });
-    });
-    child.stdin.end(options.input ?? '');
-  });
-}
+const run = runCli;
 
 /** Runs a command that must succeed; on failure the message shows what it printed. */
 async function ok(args: string[], options?: { env?: Record<string, string> }): Promise<Result> {
