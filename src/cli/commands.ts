@@ -48,15 +48,19 @@ function forTerminal(text: string): string {
 export async function getCommand(key: string, options: GlobalOptions): Promise<number> {
   const deadline = new Deadline(options.timeout);
   return withCache(options, deadline, false, async ({ cache, run }) => {
-    const value = await run('get', () => cache.get(key));
-    if (value === undefined) {
-      if (isJsonOutput()) print('', { key, found: false });
-      else note(`not found: ${toJson(key)}`);
-      return EXIT.error;
-    }
-    printValue(value, { key, found: true, value });
-    return EXIT.ok;
+    return printLookup(key, await run('get', () => cache.get(key)));
   });
+}
+
+/** The answer of a lookup by key (get, stash get): the value, or "not found" with exit 1. */
+export function printLookup(key: string, value: unknown): number {
+  if (value === undefined) {
+    if (isJsonOutput()) print('', { key, found: false });
+    else note(`not found: ${toJson(key)}`);
+    return EXIT.error;
+  }
+  printValue(value, { key, found: true, value });
+  return EXIT.ok;
 }
 
 /** A value found (get, stash get/peek/pop): a string as it is (escaped for a terminal), anything else as JSON; `json` with --json. */

@@ -3,7 +3,7 @@
 import { type Command, Option } from 'commander';
 import { KeyExistsError } from 'synced-cache';
 import { Stash } from 'synced-cache/stash';
-import { checkListing, checkWritableKey, parseValue, printKeys, printValue, type ValueType } from './commands.js';
+import { checkListing, checkWritableKey, parseValue, printKeys, printLookup, printValue, type ValueType } from './commands.js';
 import { type Context, withCache } from './context.js';
 import { Deadline } from './deadline.js';
 import { EXIT, usage } from './errors.js';
@@ -91,14 +91,7 @@ async function setCommand(key: string, raw: string | undefined, local: WriteOpti
 async function getCommand(key: string, options: GlobalOptions) {
   checkKeyArgument(key);
   return withStash(options, false, async (stash, { run }) => {
-    const value = await run('stash get', () => stash.get(key));
-    if (value === undefined) {
-      if (isJsonOutput()) print('', { key, found: false });
-      else note(`not found: ${toJson(key)}`);
-      return EXIT.error;
-    }
-    printValue(value, { key, found: true, value });
-    return EXIT.ok;
+    return printLookup(key, await run('stash get', () => stash.get(key)));
   });
 }
 
